@@ -1,0 +1,91 @@
+"""Settings: one table of defaults, overridable by CHATSERVER_* environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Callable
+
+ENV_PREFIX = "CHATSERVER_"
+
+
+def _text(value: str) -> str:
+    return value
+
+
+def _optional_text(value: str) -> str | None:
+    return value or None
+
+
+def _origins(value: str) -> str | list[str]:
+    """Parse ``*`` or a comma-separated allowlist of origins."""
+    value = value.strip()
+    if value == "*":
+        return "*"
+    return [origin.strip() for origin in value.split(",") if origin.strip()]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One configuration key: its default, how to parse it from the environment, its meaning."""
+
+    name: str
+    default: Any
+    parse: Callable[[str], Any]
+    help: str
+
+    @property
+    def key(self) -> str:
+        """The Flask config key, which is also the environment variable name."""
+        return ENV_PREFIX + self.name
+
+
+SETTINGS = (
+    Setting("HOST", "127.0.0.1", _text, "Address to listen on (`0.0.0.0` for every interface)."),
+    Setting("PORT", 3000, int, "TCP port for the page and Socket.IO (the seed's 3000)."),
+    Setting(
+        "CORS_ORIGINS",
+        "*",
+        _origins,
+        "`*` or comma-separated origins allowed by both the HTTP routes and the Socket.IO handshake.",
+    ),
+    Setting("LOCALE", "en", _text, "Language of `response` texts: `en` or `ko` (the seed's sentences)."),
+    Setting("MAX_MESSAGE_LENGTH", 2000, int, "Longest `data` in code points; longer gets `413`."),
+    Setting("NAMESPACE", "/", _text, "Socket.IO namespace of the chat events."),
+    Setting("URL_PREFIX", "", _text, "URL prefix of the page and `/healthz` (e.g. `/chat`)."),
+    Setting("LOG_LEVEL", "INFO", _text, "Log level set by the entry points (library code never configures logging)."),
+    Setting(
+        "ASYNC_MODE",
+        None,
+        _optional_text,
+        "Force `eventlet`, `gevent` or `threading`; unset follows how the process was started.",
+    ),
+    Setting("MAX_CONNECTIONS", 20000, int, "Green-thread pool size of the eventlet server (eventlet's default is 1024)."),
+    Setting("RATE_LIMIT_PER_SECOND", 20.0, float, "Sustained events per second per socket; `0` turns the limit off."),
+    Setting("RATE_LIMIT_BURST", 40, int, "Events a socket may send at once before the rate limit applies."),
+    Setting("MAX_PACKET_SIZE", 65536, int, "Largest Engine.IO packet or long-polling body in bytes."),
+    Setting("PING_INTERVAL", 25, int, "Seconds between Engine.IO pings."),
+    Setting("PING_TIMEOUT", 20, int, "Seconds to wait for a pong before dropping the connection."),
+    Setting(
+        "AUTHENTICATOR",
+        None,
+        _optional_text,
+        "`module:function` called as `function(id, password)`; falsy refuses the login with `401`.",
+    ),
+)
+
+DEFAULTS = {setting.key: setting.default for setting in SETTINGS}
+
+
+def from_environ(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """Return the settings given by CHATSERVER_* environment variables, parsed."""
+    environ = os.environ if environ is None else environ
+    values = {}
+    for setting in SETTINGS:
+        raw = environ.get(setting.key)
+        if raw is not None:
+            try:
+                values[setting.key] = setting.parse(raw)
+            except ValueError as exc:
+                raise ValueError(f"{setting.key}={raw!r}: {exc}") from None
+    return values

@@ -1,0 +1,108 @@
+"""ChatServer: the Flask extension that wires Socket.IO, CORS, the namespace and the page."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from flask import Flask
+from flask_cors import CORS
+from flask_socketio import SocketIO
+
+from .chat import ChatService
+from .config import DEFAULTS
+from .events import ChatNamespace
+from .presence import MemoryPresence
+from .views import blueprint
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ChatState:
+    """What init_app stores in ``app.extensions["chatserver"]``."""
+
+    socketio: SocketIO
+    service: ChatService
+    namespace: ChatNamespace
+
+
+def detect_async_mode() -> str:
+    """Follow how the process was started: eventlet or gevent if it monkey-patched, else threading.
+
+    Looking in sys.modules, never importing, keeps ``import chatserver`` from pulling in eventlet.
+    """
+    eventlet_patcher = sys.modules.get("eventlet.patcher")
+    if eventlet_patcher is not None and eventlet_patcher.is_monkey_patched("socket"):
+        return "eventlet"
+    gevent_monkey = sys.modules.get("gevent.monkey")
+    if gevent_monkey is not None and gevent_monkey.is_module_patched("socket"):
+        return "gevent"
+    return "threading"
+
+
+def _load_authenticator(value: Any) -> Callable[[str, str | None], Any] | None:
+    """Accept a callable or a ``module:function`` import string."""
+    if value is None or callable(value):
+        return value
+    module_name, _, attribute = str(value).partition(":")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+class ChatServer:
+    """Adds the chat to a Flask app: ``ChatServer(app)`` or ``ChatServer().init_app(app)``.
+
+    Pass ``socketio`` to reuse a host app's own SocketIO; otherwise one is made for the app.
+    """
+
+    def __init__(self, app: Flask | None = None, socketio: SocketIO | None = None) -> None:
+        if app is not None:
+            self.init_app(app, socketio)
+
+    def init_app(self, app: Flask, socketio: SocketIO | None = None) -> ChatState:
+        """Register the chat on ``app``; raise RuntimeError if it already is."""
+        if "chatserver" in app.extensions:
+            raise RuntimeError("chatserver is already registered on this app")
+        for key, value in DEFAULTS.items():
+            app.config.setdefault(key, value)
+        config = app.config
+        origins = config["CHATSERVER_CORS_ORIGINS"]
+
+        if socketio is None:
+            # One SocketIO per app: a module-level one shared by two apps mixes their handlers.
+            socketio = SocketIO(
+                app,
+                async_mode=config["CHATSERVER_ASYNC_MODE"] or detect_async_mode(),
+                cors_allowed_origins=origins,
+                # Handlers run in order per socket (login before the message that follows it)
+                # and without a green thread per event; no handler waits on anything slow.
+                async_handlers=False,
+                max_http_buffer_size=config["CHATSERVER_MAX_PACKET_SIZE"],
+                ping_interval=config["CHATSERVER_PING_INTERVAL"],
+                ping_timeout=config["CHATSERVER_PING_TIMEOUT"],
+            )
+
+        service = ChatService(
+            MemoryPresence(),
+            locale=config["CHATSERVER_LOCALE"],
+            max_message_length=config["CHATSERVER_MAX_MESSAGE_LENGTH"],
+            authenticator=_load_authenticator(config["CHATSERVER_AUTHENTICATOR"]),
+            rate_per_second=config["CHATSERVER_RATE_LIMIT_PER_SECOND"],
+            burst=config["CHATSERVER_RATE_LIMIT_BURST"],
+        )
+        namespace = ChatNamespace(config["CHATSERVER_NAMESPACE"], service)
+        socketio.on_namespace(namespace)
+
+        prefix = config["CHATSERVER_URL_PREFIX"].rstrip("/")
+        app.register_blueprint(blueprint, url_prefix=prefix or None)
+        # Only the chat's own routes get CORS headers, so a host app's routes keep their policy.
+        # The Socket.IO handshake is not a Flask route: cors_allowed_origins above covers it.
+        CORS(app, resources={rf"{prefix}/(healthz|static/chatserver/.*)?$": {"origins": origins}})
+
+        state = ChatState(socketio, service, namespace)
+        app.extensions["chatserver"] = state
+        logger.debug("chatserver registered on %s (namespace %s)", app.name, namespace.namespace)
+        return state

@@ -1,0 +1,80 @@
+"""Who is online, on which sockets: one small interface and its in-memory implementation."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Departure:
+    """A socket that was logged out: its user, the user's alias, and whether it was the last one."""
+
+    user: str
+    alias: str
+    last: bool
+
+
+class Presence(ABC):
+    """The registry of logged-in sockets; callers serialise calls (ChatService holds a lock)."""
+
+    @abstractmethod
+    def add(self, sid: str, user: str, alias: str) -> bool:
+        """Log ``sid`` in as ``user``; return True when it is the user's first socket."""
+
+    @abstractmethod
+    def remove(self, sid: str) -> Departure | None:
+        """Log ``sid`` out; return what left, or None when it was not logged in."""
+
+    @abstractmethod
+    def user_of(self, sid: str) -> str | None:
+        """Return the user ``sid`` is logged in as, or None."""
+
+    @abstractmethod
+    def is_online(self, user: str) -> bool:
+        """Return whether ``user`` has at least one logged-in socket."""
+
+    @abstractmethod
+    def users(self) -> list[dict]:
+        """Return every online user as ``{"id", "alias"}``, sorted by id."""
+
+
+class MemoryPresence(Presence):
+    """Presence for a single process, in plain dicts."""
+
+    def __init__(self) -> None:
+        self._user_by_sid: dict[str, str] = {}
+        self._sids_by_user: dict[str, set[str]] = {}
+        # A user's alias is the one given when their first socket logged in.
+        self._alias_by_user: dict[str, str] = {}
+
+    def add(self, sid: str, user: str, alias: str) -> bool:
+        sids = self._sids_by_user.setdefault(user, set())
+        first = not sids
+        sids.add(sid)
+        self._user_by_sid[sid] = user
+        if first:
+            self._alias_by_user[user] = alias
+        return first
+
+    def remove(self, sid: str) -> Departure | None:
+        user = self._user_by_sid.pop(sid, None)
+        if user is None:
+            return None
+        sids = self._sids_by_user[user]
+        sids.discard(sid)
+        alias = self._alias_by_user[user]
+        if sids:
+            return Departure(user, alias, last=False)
+        del self._sids_by_user[user]
+        del self._alias_by_user[user]
+        return Departure(user, alias, last=True)
+
+    def user_of(self, sid: str) -> str | None:
+        return self._user_by_sid.get(sid)
+
+    def is_online(self, user: str) -> bool:
+        return user in self._sids_by_user
+
+    def users(self) -> list[dict]:
+        return [{"id": user, "alias": self._alias_by_user[user]} for user in sorted(self._sids_by_user)]
