@@ -1,0 +1,142 @@
+"""Shared test helpers: free ports, real server processes, recording Socket.IO clients."""
+
+from __future__ import annotations
+
+import os
+import queue
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import socketio
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+BIN = Path(PYTHON).parent
+
+
+def free_port() -> int:
+    """Return a TCP port on loopback that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServerProcess:
+    """A real server process on a free loopback port, stopped on exit; its output goes to a log file."""
+
+    def __init__(self, command: list[str], port: int, env: dict[str, str] | None = None, cwd: Path = ROOT,
+                 log_dir: Path | None = None, ready_path: str = "/healthz") -> None:
+        self.command = command
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.env = {**os.environ, "CHATSERVER_LOG_LEVEL": "INFO", **(env or {})}
+        self.cwd = cwd
+        self.ready_path = ready_path
+        self.log_path = (log_dir or Path(os.environ.get("TMPDIR", "/tmp"))) / f"server-{port}.log"
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 20.0) -> ServerProcess:
+        """Start the process and wait until it answers HTTP."""
+        self._log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(self.command, cwd=self.cwd, env=self.env, stdout=self._log,
+                                        stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(self.url + self.ready_path, timeout=1) as response:
+                    if response.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"server did not answer within {timeout} s:\n{self.log()}")
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """Terminate the process (SIGTERM, then SIGKILL) and return its exit code."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout)
+        self._log.close()
+        return self.process.returncode
+
+    def log(self) -> str:
+        """Return what the process printed so far."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+
+def chatserver_command(port: int) -> list[str]:
+    """The `python -m chatserver` command line for ``port``."""
+    return [PYTHON, "-m", "chatserver", "--host", "127.0.0.1", "--port", str(port)]
+
+
+class RecordingClient:
+    """A python-socketio client that records every event it receives, in order."""
+
+    def __init__(self, url: str, transports: list[str] | None = None, namespace: str = "/",
+                 headers: dict[str, str] | None = None) -> None:
+        self.namespace = namespace
+        self.events: queue.Queue = queue.Queue()
+        self.sio = socketio.Client(reconnection=False)
+        self.sio.on("*", self._record, namespace=namespace)
+        self.sio.connect(url, transports=transports or ["websocket"], namespaces=[namespace], headers=headers or {},
+                         wait_timeout=10)
+
+    def _record(self, event, *args):
+        self.events.put((event, args[0] if len(args) == 1 else list(args)))
+
+    def emit(self, event, *args):
+        """Emit without waiting."""
+        self.sio.emit(event, args[0] if len(args) == 1 else tuple(args) if args else None, namespace=self.namespace)
+
+    def call(self, event, data=None, timeout: float = 10):
+        """Emit with an acknowledgement and return what the server acknowledged."""
+        return self.sio.call(event, data, namespace=self.namespace, timeout=timeout)
+
+    def next(self, event: str | None = None, timeout: float = 5.0, **match):
+        """Return the next received payload (of ``event``, whose fields equal ``match``), skipping others."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"no {event or 'event'} {match or ''} within {timeout} s")
+            try:
+                name, payload = self.events.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if event is not None and name != event:
+                continue
+            if any(not isinstance(payload, dict) or payload.get(k) != v for k, v in match.items()):
+                continue
+            return payload if event is not None else (name, payload)
+
+    def drain(self, wait: float = 0.2) -> list:
+        """Return every event received within ``wait`` seconds, as (event, payload) pairs."""
+        time.sleep(wait)
+        received = []
+        while True:
+            try:
+                received.append(self.events.get_nowait())
+            except queue.Empty:
+                return received
+
+    def close(self) -> None:
+        """Disconnect."""
+        self.sio.disconnect()
