@@ -6,7 +6,8 @@ Importing the package loads nothing else: Flask and Socket.IO come in with ``cre
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from flask import Flask

@@ -11,8 +11,9 @@ import threading
 import time
 import unicodedata
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from .presence import MemoryPresence, Presence
 from .ratelimit import TokenBucket
@@ -205,7 +206,9 @@ class ChatService:
             raise ChatError("401")
         payload = _object(payload, "message")
         recipient = payload.get("recepient")
-        if recipient != BROADCAST:
+        # Decided before trimming: only exactly "ALL" broadcasts; " ALL" is a user id no one can have.
+        broadcast = recipient == BROADCAST
+        if not broadcast:
             recipient = valid_id(recipient, "recepient")
         command = _label(payload, "command", "chat")
         kind = _label(payload, "type", "text")
@@ -225,7 +228,7 @@ class ChatService:
             "timestamp": int(self.clock() * 1000),
         }
         reply = self._reply("message", "200")
-        if recipient == BROADCAST:
+        if broadcast:
             return Outbox(reply=reply, respond=False, deliveries=[Delivery("message", message, None)])
         if not self.presence.is_online(recipient):
             return Outbox(reply=self._reply("message", "404"))

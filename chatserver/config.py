@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 ENV_PREFIX = "CHATSERVER_"
 
@@ -60,7 +61,7 @@ SETTINGS = (
         _optional_text,
         "Force `eventlet`, `gevent` or `threading`; unset follows how the process was started.",
     ),
-    Setting("MAX_CONNECTIONS", 20000, int, "Green-thread pool size of the eventlet server (eventlet's default is 1024)."),
+    Setting("MAX_CONNECTIONS", 20000, int, "Connections one eventlet server holds (eventlet's default pool: 1024)."),
     Setting("RATE_LIMIT_PER_SECOND", 20.0, float, "Sustained events per second per socket; `0` turns the limit off."),
     Setting("RATE_LIMIT_BURST", 40, int, "Events a socket may send at once before the rate limit applies."),
     Setting("MAX_PACKET_SIZE", 65536, int, "Largest Engine.IO packet or long-polling body in bytes."),

@@ -37,7 +37,7 @@ CONTENT_SECURITY_POLICY = (
 @blueprint.get("/")
 def index():
     """The chat client page."""
-    page = render_template("chatserver/index.html", namespace=current_app.config["CHATSERVER_NAMESPACE"])
+    page = render_template("chatserver/index.html", socketio_namespace=current_app.config["CHATSERVER_NAMESPACE"])
     return page, {"Content-Security-Policy": CONTENT_SECURITY_POLICY, "X-Content-Type-Options": "nosniff"}
 
 

@@ -19,7 +19,6 @@
   // Settings come from data- attributes, so the page needs no inline script (CSP-friendly).
   let namespace = document.body.dataset.namespace || '/';
   if (!namespace.startsWith('/')) namespace = '/' + namespace;
-  const socketioPath = document.body.dataset.socketioPath; // only set when the host app moved it
 
   const MAX_LOG_ENTRIES = 1000; // keeps a long-open tab from growing without bound
 
@@ -151,7 +150,6 @@
     if (socket) return;
     const url = serverUrl();
     const options = { forceNew: true };
-    if (socketioPath) options.path = socketioPath;
     const s = io(url + namespace, options);
     socket = s;
     lastConnectError = '';

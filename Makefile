@@ -1,0 +1,44 @@
+# The two commands: `make run` (serve on http://127.0.0.1:3000) and `make test` (the whole suite).
+VENV ?= .venv
+PYTHON := $(VENV)/bin/python
+# Debian packages the tests drive: a real browser, a real Redis, a real nginx.
+SYSTEM_PACKAGES := chromium redis-server nginx
+SYSTEM_COMMANDS := /usr/bin/chromium /usr/bin/redis-server /usr/sbin/nginx
+
+.PHONY: run test lint deps system-deps clean
+
+run: $(VENV)/.installed
+	$(PYTHON) -m chatserver
+
+test: deps
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m pytest
+
+lint: $(VENV)/.installed
+	$(PYTHON) -m ruff check .
+
+deps: $(VENV)/.installed tests/node/node_modules/.installed system-deps
+
+$(VENV)/.installed: setup.cfg setup.py
+	python3 -m venv $(VENV)
+	$(PYTHON) -m pip install -q --upgrade pip
+	$(PYTHON) -m pip install -q -e '.[test,gunicorn]'
+	touch $@
+
+tests/node/node_modules/.installed: tests/node/package-lock.json
+	npm ci --prefix tests/node --no-audit --no-fund
+	touch $@
+
+# Installs what is missing when run as root (as in CI); otherwise says what to install.
+system-deps:
+	@missing=""; for c in $(SYSTEM_COMMANDS); do [ -x $$c ] || missing="$$missing $$c"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES); \
+		else \
+			echo "missing:$$missing -- run: sudo apt-get install $(SYSTEM_PACKAGES)"; exit 1; \
+		fi; \
+	fi
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info tests/node/node_modules

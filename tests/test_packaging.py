@@ -1,0 +1,42 @@
+"""The wheel carries the page and the client: build it, install it in a fresh venv, serve from there."""
+
+import subprocess
+import sys
+import urllib.request
+import venv
+
+import pytest
+
+from support import ROOT, ServerProcess, free_port
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """A fresh venv with only the built wheel (and its dependencies) installed; return its python."""
+    work = tmp_path_factory.mktemp("packaging")
+    subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(work / "dist"), str(ROOT)],
+                   check=True, capture_output=True)
+    (wheel,) = (work / "dist").glob("chatserver-*.whl")
+    venv.create(work / "venv", with_pip=True)
+    python = work / "venv" / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "-q", str(wheel)], check=True, capture_output=True)
+    return python
+
+
+def test_wheel_contains_templates_and_static(installed):
+    code = ("import chatserver.views as v, pathlib; p = pathlib.Path(v.__file__).parent; "
+            "print((p/'templates/chatserver/index.html').is_file(), (p/'static/vendor/socket.io.min.js').is_file())")
+    result = subprocess.run([str(installed), "-c", code], capture_output=True, text=True, check=True, cwd="/")
+    assert result.stdout.split() == ["True", "True"]
+
+
+def test_installed_server_serves_page_and_client_script(installed, tmp_path):
+    port = free_port()
+    command = [str(installed.parent / "chatserver"), "--host", "127.0.0.1", "--port", str(port)]
+    # cwd outside the checkout, so nothing can be found there by accident.
+    with ServerProcess(command, port, cwd=tmp_path, log_dir=tmp_path) as server:
+        with urllib.request.urlopen(server.url + "/") as page:
+            html = page.read().decode()
+        assert "/static/chatserver/chat.js" in html
+        with urllib.request.urlopen(server.url + "/static/chatserver/vendor/socket.io.min.js") as script:
+            assert b"Socket.IO" in script.read()
