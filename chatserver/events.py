@@ -12,59 +12,58 @@ from .chat import ChatService, Outbox
 
 logger = logging.getLogger(__name__)
 
-CLIENT_EVENTS = frozenset({"login", "logout", "message"})
 LIFECYCLE_EVENTS = frozenset({"connect", "disconnect"})
 
 
 class ChatNamespace(Namespace):
-    """Flask-SocketIO class-based namespace with the chat's event handlers; holds no state."""
+    """Flask-SocketIO class-based namespace with the chat's event handlers; holds no state.
+
+    ``on_connect`` and ``on_disconnect`` run as Flask-SocketIO handlers, inside a request context.
+    Client events (``on_login``, ``on_logout``, ``on_message``) take the socket id first, as
+    python-socketio's own namespaces do, and run without one: building a Flask request context
+    costs about 20 µs an event and the chat needs nothing from it.
+    """
 
     def __init__(self, namespace: str, service: ChatService) -> None:
         super().__init__(namespace)
         self.service = service
+        self._client_handlers = {"login": self.on_login, "logout": self.on_logout, "message": self.on_message}
 
     def trigger_event(self, event: Any, *args: Any) -> Any:
-        """Route lifecycle and client events; anything else is answered as unknown."""
+        """Route lifecycle and client events; any other event is answered as unknown."""
         sid = args[0]
-        if event in CLIENT_EVENTS:
-            return super().trigger_event(event, *args)
         # python-socketio dispatches by name alone, so a client emitting "disconnect" would run
         # the lifecycle handler. Real lifecycle events only come while the socket is connecting
         # or disconnecting; client events only while it is fully connected.
         if event in LIFECYCLE_EVENTS and not self.server.manager.is_connected(sid, self.namespace):
             return super().trigger_event(event, *args)
+        handler = self._client_handlers.get(event) if isinstance(event, str) else None
+        if handler is not None:
+            return handler(*args)
         payload = args[1] if len(args) > 1 else None
         return self._deliver(sid, self.service.handle(sid, event, payload))
 
     def on_connect(self, auth: Any = None) -> None:
         """Log the peer's address and port, as the seed does."""
         environ = request.environ
-        logger.info(
-            "connection %s from %s:%s",
-            request.sid,
-            environ.get("REMOTE_ADDR"),
-            environ.get("REMOTE_PORT"),
-        )
+        logger.info("connection %s from %s:%s", request.sid, environ.get("REMOTE_ADDR"), environ.get("REMOTE_PORT"))
 
     def on_disconnect(self, reason: Any = None) -> None:
         """Disconnecting logs the socket out, without a response."""
         logger.info("disconnection %s (%s)", request.sid, reason)
         self._deliver(request.sid, self.service.disconnect(request.sid))
 
-    def on_login(self, payload: Any = None, *_: Any) -> dict | None:
+    def on_login(self, sid: str, payload: Any = None, *_: Any) -> dict | None:
         """`login` {id, password?, alias?}: map this socket to a user id."""
-        return self._handle("login", payload)
+        return self._deliver(sid, self.service.handle(sid, "login", payload))
 
-    def on_logout(self, *_: Any) -> dict | None:
+    def on_logout(self, sid: str, *_: Any) -> dict | None:
         """`logout`: undo the login of this socket."""
-        return self._handle("logout")
+        return self._deliver(sid, self.service.handle(sid, "logout"))
 
-    def on_message(self, payload: Any = None, *_: Any) -> dict | None:
+    def on_message(self, sid: str, payload: Any = None, *_: Any) -> dict | None:
         """`message` {recepient, command?, type?, data}: to ALL or to one user."""
-        return self._handle("message", payload)
-
-    def _handle(self, event: str, payload: Any = None) -> dict | None:
-        return self._deliver(request.sid, self.service.handle(request.sid, event, payload))
+        return self._deliver(sid, self.service.handle(sid, "message", payload))
 
     def _deliver(self, sid: str, outbox: Outbox) -> dict | None:
         """Carry out an Outbox; return the reply, which python-socketio sends as the ack."""
