@@ -60,8 +60,7 @@ def guard_transport(app: Flask, socketio: SocketIO) -> Admission:
     config = app.config
     eio = socketio.server.eio
     IncomingPacketFilter(eio)
-    if config["CHATSERVER_SEND_QUEUE_BYTES"] > 0:
-        SlowConsumerGuard(eio, config["CHATSERVER_SEND_QUEUE_BYTES"])
+    SlowConsumerGuard(eio, config["CHATSERVER_SEND_QUEUE_BYTES"])
     admission = Admission(
         app.wsgi_app,
         eio,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,8 @@ logger = logging.getLogger(__name__)
 PACKET_OVERHEAD = 64
 # Attribute under which the WebSocket wrapper keeps an Engine.IO socket's raw client connection.
 CONNECTION_ATTRIBUTE = "chatserver_connection"
+# How long closing a socket waits for its client to collect the last packets (see ``join``).
+FLUSH_WAIT = 2.0
 
 
 def packet_size(packet: Any) -> int:
@@ -34,12 +37,21 @@ def bounded_queue_class(base: type) -> type:
     """Return a subclass of the async mode's queue class that holds at most ``limit`` bytes."""
 
     class BoundedSendQueue(base):
-        """An Engine.IO send queue: past ``limit`` bytes, ``on_overflow`` runs once and packets are dropped."""
+        """An Engine.IO send queue: past ``limit`` bytes (0: no limit) ``on_overflow`` runs once and
+        packets are dropped; ``join`` gives up after ``FLUSH_WAIT`` seconds."""
 
-        def __init__(self, limit: int, on_overflow: Callable[[Any], None], *args: Any, **kwargs: Any) -> None:
+        def __init__(
+            self,
+            limit: int,
+            on_overflow: Callable[[Any], None],
+            sleep: Callable[[float], None],
+            *args: Any,
+            **kwargs: Any,
+        ) -> None:
             super().__init__(*args, **kwargs)
             self.limit = limit
             self.on_overflow = on_overflow
+            self.sleep = sleep
             self.queued_bytes = 0
             self.overflowed = False
             self._count_lock = threading.Lock()
@@ -51,7 +63,7 @@ def bounded_queue_class(base: type) -> type:
                 with self._count_lock:
                     if self.overflowed:
                         return
-                    overflows = self.queued_bytes + size > self.limit
+                    overflows = bool(self.limit) and self.queued_bytes + size > self.limit
                     if overflows:
                         self.overflowed = True
                     else:
@@ -67,6 +79,18 @@ def bounded_queue_class(base: type) -> type:
                 with self._count_lock:
                     self.queued_bytes -= packet_size(item)
             return item
+
+        def join(self) -> None:
+            """Wait until the queued packets were taken, for ``FLUSH_WAIT`` seconds at most.
+
+            engine.io closes a socket with ``close(wait=True)`` when a long-polling POST is bad
+            (too long, unknown packet type): that waits for a GET to take the queue, but the
+            client waits for the POST's answer first, so without a GET pending the request
+            would hang for good.
+            """
+            deadline = time.monotonic() + FLUSH_WAIT
+            while self.unfinished_tasks and time.monotonic() < deadline:
+                self.sleep(0.05)
 
     return BoundedSendQueue
 
@@ -110,7 +134,10 @@ def cut_connection(engineio_socket: Any) -> None:
 
 
 class SlowConsumerGuard:
-    """Bounds every Engine.IO socket's send queue of ``eio`` and drops the client that overflows it."""
+    """Bounds every Engine.IO socket's send queue of ``eio`` and drops the client that overflows it.
+
+    A ``limit`` of 0 leaves the queues unbounded; ``join`` is bounded either way.
+    """
 
     def __init__(self, eio: Any, limit: int) -> None:
         self.eio = eio
@@ -124,7 +151,7 @@ class SlowConsumerGuard:
 
     def create_queue(self, *args: Any, **kwargs: Any) -> Any:
         """Make the send queue of a new Engine.IO socket."""
-        return self.queue_class(self.limit, self._overflowed, *args, **kwargs)
+        return self.queue_class(self.limit, self._overflowed, self.eio.sleep, *args, **kwargs)
 
     def _overflowed(self, queue: Any) -> None:
         # This runs inside an emit to the slow client, maybe in another client's handler:
