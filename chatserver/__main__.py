@@ -36,10 +36,21 @@ def raise_open_file_limit() -> int:
     return hard
 
 
+# A live long-polling client sends its next GET as soon as the last one returns.
+POLLING_GRACE = 2.0
+
+
 def queue_flushed(engineio_socket: Any) -> bool:
     """Return whether an Engine.IO socket's writer has taken every packet queued for it."""
     # Only engine.io's end-of-stream mark (None) may remain.
     return all(item is None for item in list(engineio_socket.queue.queue))
+
+
+def delivered(engineio_socket: Any, polling_deadline: float) -> bool:
+    """Return whether a closing socket's last packets went out, or a long-polling client gave up on them."""
+    if queue_flushed(engineio_socket):
+        return True
+    return not engineio_socket.upgraded and time.monotonic() > polling_deadline
 
 
 class GracefulShutdown:
@@ -92,7 +103,8 @@ class GracefulShutdown:
         logger.info("%s: shutting down, disconnecting %d clients", cause, len(sockets))
         for engineio_socket in sockets:
             engineio_socket.close(wait=False)
-        while not all(queue_flushed(s) for s in sockets) and time.monotonic() < deadline:
+        polling_deadline = time.monotonic() + POLLING_GRACE
+        while not all(delivered(s, polling_deadline) for s in sockets) and time.monotonic() < deadline:
             eventlet.sleep(0.05)
         logger.info("clients disconnected; %d users online", len(state.service.presence.users()))
         # eventlet.wsgi.server stops accepting on SystemExit, closes idle keep-alive connections

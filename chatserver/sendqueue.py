@@ -24,7 +24,7 @@ PACKET_OVERHEAD = 64
 # Attribute under which the WebSocket wrapper keeps an Engine.IO socket's raw client connection.
 CONNECTION_ATTRIBUTE = "chatserver_connection"
 # How long closing a socket waits for its client to collect the last packets (see ``join``).
-FLUSH_WAIT = 2.0
+FLUSH_WAIT = 1.0
 
 
 def packet_size(packet: Any) -> int:
