@@ -46,9 +46,10 @@ def queue_flushed(engineio_socket: Any) -> bool:
     return all(item is None for item in list(engineio_socket.queue.queue))
 
 
-def delivered(engineio_socket: Any, polling_deadline: float) -> bool:
-    """Return whether a closing socket's last packets went out, or a long-polling client gave up on them."""
-    if queue_flushed(engineio_socket):
+def delivered(eio: Any, engineio_socket: Any, polling_deadline: float) -> bool:
+    """Return whether a closing socket's last packets went out, or no one will take them."""
+    # Engine.IO forgets a WebSocket when its handler ends: flushed, or its client went away.
+    if queue_flushed(engineio_socket) or engineio_socket.sid not in eio.sockets:
         return True
     return not engineio_socket.upgraded and time.monotonic() > polling_deadline
 
@@ -99,12 +100,13 @@ class GracefulShutdown:
         if state.admission is not None:
             state.admission.stop_accepting()
         eio = state.socketio.server.eio
-        sockets = list(eio.sockets.values())
+        # Sockets closed before (dropped, timed out) have nothing more to deliver.
+        sockets = [s for s in list(eio.sockets.values()) if not s.closed]
         logger.info("%s: shutting down, disconnecting %d clients", cause, len(sockets))
         for engineio_socket in sockets:
             engineio_socket.close(wait=False)
         polling_deadline = time.monotonic() + POLLING_GRACE
-        while not all(delivered(s, polling_deadline) for s in sockets) and time.monotonic() < deadline:
+        while not all(delivered(eio, s, polling_deadline) for s in sockets) and time.monotonic() < deadline:
             eventlet.sleep(0.05)
         logger.info("clients disconnected; %d users online", len(state.service.presence.users()))
         # eventlet.wsgi.server stops accepting on SystemExit, closes idle keep-alive connections

@@ -50,6 +50,18 @@ def still_serves(server: ServerProcess, user: str = "probe") -> None:
         client.close()
 
 
+def websocket_handshake_status(server: ServerProcess, origin: str) -> int:
+    """Send a WebSocket upgrade request for a new session from ``origin``; return the HTTP status."""
+    request = (
+        f"GET {SOCKETIO_PATH}?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: {origin}\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as connection:
+        connection.sendall(request.encode())
+        return int(connection.recv(1024).split(b" ")[1])
+
+
 class RawWebSocket:
     """An Engine.IO v4 WebSocket client that speaks raw packets, for sending what no library would."""
 
@@ -108,11 +120,13 @@ class RawWebSocket:
             return False
 
     def close(self) -> None:
-        """Close the connection, ignoring errors."""
+        """Close the connection, ignoring errors (the server may have closed it first)."""
         try:
-            self.ws.close()
+            self.ws.close(timeout=1)
         except Exception:
             pass
+        finally:
+            self.ws.shutdown()  # releases the socket even when the closing handshake failed
 
 
 class RawPolling:
