@@ -13,10 +13,13 @@ from flask import Flask
 from flask_cors import CORS
 from flask_socketio import SocketIO
 
+from .admission import Admission
 from .chat import ChatService
 from .config import DEFAULTS
 from .events import ChatNamespace
+from .packetfilter import IncomingPacketFilter
 from .presence import MemoryPresence
+from .sendqueue import SlowConsumerGuard
 from .views import blueprint
 
 logger = logging.getLogger(__name__)
@@ -29,6 +32,8 @@ class ChatState:
     socketio: SocketIO
     service: ChatService
     namespace: ChatNamespace
+    # None when the host app brought its own SocketIO: its transport is its own business.
+    admission: Admission | None = None
 
 
 def detect_async_mode() -> str:
@@ -43,6 +48,27 @@ def detect_async_mode() -> str:
     if gevent_monkey is not None and gevent_monkey.is_module_patched("socket"):
         return "gevent"
     return "threading"
+
+
+def guard_transport(app: Flask, socketio: SocketIO) -> Admission:
+    """Put chatserver's transport defences around the Engine.IO server of ``socketio``.
+
+    Binary packets are refused and clients take turns, each socket's send queue is bounded, and
+    handshakes pass through an ``Admission`` middleware (per-address cap, refused while
+    shutting down). Returns the middleware.
+    """
+    config = app.config
+    eio = socketio.server.eio
+    IncomingPacketFilter(eio)
+    SlowConsumerGuard(eio, config["CHATSERVER_SEND_QUEUE_BYTES"])
+    admission = Admission(
+        app.wsgi_app,
+        eio,
+        path=socketio.sockio_mw.engineio_path,
+        max_per_address=config["CHATSERVER_MAX_CLIENTS_PER_ADDRESS"],
+    )
+    app.wsgi_app = admission
+    return admission
 
 
 def _load_authenticator(value: Any) -> Callable[[str, str | None], Any] | None:
@@ -72,6 +98,7 @@ class ChatServer:
         config = app.config
         origins = config["CHATSERVER_CORS_ORIGINS"]
 
+        admission = None
         if socketio is None:
             # One SocketIO per app: a module-level one shared by two apps mixes their handlers.
             socketio = SocketIO(
@@ -85,11 +112,13 @@ class ChatServer:
                 ping_interval=config["CHATSERVER_PING_INTERVAL"],
                 ping_timeout=config["CHATSERVER_PING_TIMEOUT"],
             )
+            admission = guard_transport(app, socketio)
 
         service = ChatService(
             MemoryPresence(),
             locale=config["CHATSERVER_LOCALE"],
             max_message_length=config["CHATSERVER_MAX_MESSAGE_LENGTH"],
+            max_id_length=config["CHATSERVER_MAX_ID_LENGTH"],
             authenticator=_load_authenticator(config["CHATSERVER_AUTHENTICATOR"]),
             rate_per_second=config["CHATSERVER_RATE_LIMIT_PER_SECOND"],
             burst=config["CHATSERVER_RATE_LIMIT_BURST"],
@@ -103,7 +132,7 @@ class ChatServer:
         # The Socket.IO handshake is not a Flask route: cors_allowed_origins above covers it.
         CORS(app, resources={rf"{prefix}/(healthz|static/chatserver/.*)?$": {"origins": origins}})
 
-        state = ChatState(socketio, service, namespace)
+        state = ChatState(socketio, service, namespace, admission)
         app.extensions["chatserver"] = state
         logger.debug("chatserver registered on %s (namespace %s)", app.name, namespace.namespace)
         return state
