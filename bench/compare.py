@@ -35,7 +35,7 @@ FULL = {
     "direct": ["--clients", "500", "--messages", "200", "--window", "4"],
     "broadcast": ["--receivers", "1000", "--senders", "10", "--messages", "50", "--window", "2"],
     "latency": ["--clients", "100", "--rate", "1000", "--duration-s", "15"],
-    "capacity": ["--max", "20000", "--step", "2500", "--duration-s", "600"],
+    "capacity": ["--max", "20000", "--step", "2500"],  # + --duration-s from --capacity-s
 }
 QUICK = {
     "connect": ["--clients", "500"],
@@ -43,7 +43,7 @@ QUICK = {
     "broadcast": ["--receivers", "200", "--senders", "5", "--messages", "20", "--window", "2"],
     "latency": ["--clients", "50", "--rate", "500", "--duration-s", "5"],
     # A 5 s hold is not a full ping cycle: quick capacity only checks the ramp and broadcasts.
-    "capacity": ["--max", "2000", "--step", "1000", "--hold-s", "5", "--duration-s", "120"],
+    "capacity": ["--max", "2000", "--step", "1000", "--hold-s", "5"],
 }
 RUN_TIMEOUT_S = 1800  # the generator bounds itself; this only catches a hung generator
 NOISY = 0.25  # cores of other load during a run above which the run is repeated (bounded)
@@ -125,12 +125,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--capacity-rounds", type=int, default=1, help="rounds of capacity, the slow one (default 1)")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated subset of the default")
     parser.add_argument("--servers", default=",".join(SERVERS), help="order within a round (default: the default)")
+    parser.add_argument("--capacity-s", type=int, help="time bound of the capacity ramp (default 600, quick 120)")
     parser.add_argument("--retries", type=int, default=1, help="repeats of a run disturbed by other load (default 1)")
     parser.add_argument("--out", help="directory for logs and raw results (default bench/out/<time>)")
     args = parser.parse_args(argv)
 
     check_installed()
-    profile = QUICK if args.quick else FULL
+    profile = dict(QUICK if args.quick else FULL)
+    capacity_s = args.capacity_s or (120 if args.quick else 600)
+    profile["capacity"] = profile["capacity"] + ["--duration-s", str(capacity_s)]
     rounds = args.rounds or (1 if args.quick else 3)
     names = tuple(args.servers.split(","))
     scenarios = [s for s in args.scenarios.split(",") if s]

@@ -11,8 +11,10 @@
 const http = require("http");
 const { WsClient } = require("./wsclient");
 
-// Polling requests of all clients share keep-alive connections, as a browser's do per origin.
-const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+// Polling requests of all clients share a few keep-alive connections, closed after 2 s idle:
+// each open connection holds one of the server's connection slots (eventlet's pool), which
+// the capacity run needs for WebSockets.
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64, maxFreeSockets: 64, timeout: 2000 });
 
 /** One HTTP request to the server; resolves with the body text, rejects on a non-200. */
 function request(method, url, body) {

@@ -99,9 +99,11 @@ async function run(o) {
 
 /** pingInterval + pingTimeout the server announced in its open packet (+2 s), in seconds. */
 function pingCycleS(socket) {
-  const engine = socket && socket.io.engine;
-  const interval = engine && engine._pingInterval > 0 ? engine._pingInterval : 25000;
-  const timeout = engine && engine._pingTimeout > 0 ? engine._pingTimeout : 20000;
+  // The lean client keeps the open packet; socket.io-client keeps it on its engine.
+  const engine = socket && socket.io && socket.io.engine;
+  const open = (socket && socket.engineOpen) || (engine && { pingInterval: engine._pingInterval, pingTimeout: engine._pingTimeout });
+  const interval = open && open.pingInterval > 0 ? open.pingInterval : 25000;
+  const timeout = open && open.pingTimeout > 0 ? open.pingTimeout : 20000;
   return (interval + timeout) / 1000 + 2;
 }
 
