@@ -65,7 +65,11 @@ class ChatNamespace(Namespace):
         """`message` {recepient, command?, type?, data}: to ALL or to one user."""
         return self._deliver(sid, self.service.handle(sid, "message", payload))
 
-    def _deliver(self, sid: str, outbox: Outbox) -> dict | None:
+    def deliver(self, outbox: Outbox) -> None:
+        """Carry out an Outbox that belongs to no socket (presence changes a shared store found)."""
+        self._deliver(None, outbox)
+
+    def _deliver(self, sid: str | None, outbox: Outbox) -> dict | None:
         """Carry out an Outbox; return the reply, which python-socketio sends as the ack."""
         server, namespace = self.server, self.namespace
         for room in outbox.leaves:
@@ -75,5 +79,6 @@ class ChatNamespace(Namespace):
         if outbox.reply is not None and outbox.respond:
             server.emit("response", outbox.reply, to=sid, namespace=namespace)
         for delivery in outbox.deliveries:
-            server.emit(delivery.event, delivery.payload, to=delivery.to, namespace=namespace)
+            server.emit(delivery.event, delivery.payload, to=delivery.to, namespace=namespace,
+                        ignore_queue=delivery.local)
         return outbox.reply

@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 from flask_cors import CORS
@@ -19,6 +19,9 @@ from .events import ChatNamespace
 from .presence import MemoryPresence
 from .views import blueprint
 
+if TYPE_CHECKING:
+    from .cluster import Cluster
+
 logger = logging.getLogger(__name__)
 
 
@@ -29,6 +32,7 @@ class ChatState:
     socketio: SocketIO
     service: ChatService
     namespace: ChatNamespace
+    cluster: Cluster | None = None
 
 
 def detect_async_mode() -> str:
@@ -72,7 +76,14 @@ class ChatServer:
         config = app.config
         origins = config["CHATSERVER_CORS_ORIGINS"]
 
+        cluster = None
+        if config["CHATSERVER_MESSAGE_QUEUE"]:
+            from .cluster import Cluster  # needs the redis package, which one node does without
+
+            cluster = Cluster(config["CHATSERVER_MESSAGE_QUEUE"], prefix=config["CHATSERVER_REDIS_PREFIX"],
+                              node_timeout=config["CHATSERVER_NODE_TIMEOUT"])
         if socketio is None:
+            queue = {"client_manager": cluster.queue} if cluster else {}
             # One SocketIO per app: a module-level one shared by two apps mixes their handlers.
             socketio = SocketIO(
                 app,
@@ -84,10 +95,14 @@ class ChatServer:
                 max_http_buffer_size=config["CHATSERVER_MAX_PACKET_SIZE"],
                 ping_interval=config["CHATSERVER_PING_INTERVAL"],
                 ping_timeout=config["CHATSERVER_PING_TIMEOUT"],
+                **queue,
             )
+        elif cluster:
+            logger.warning("CHATSERVER_MESSAGE_QUEUE is set but the SocketIO given brings its own client manager: "
+                           "emits cross nodes only if that manager shares a queue with the other nodes")
 
         service = ChatService(
-            MemoryPresence(),
+            cluster.presence if cluster else MemoryPresence(),
             locale=config["CHATSERVER_LOCALE"],
             max_message_length=config["CHATSERVER_MAX_MESSAGE_LENGTH"],
             authenticator=_load_authenticator(config["CHATSERVER_AUTHENTICATOR"]),
@@ -103,7 +118,15 @@ class ChatServer:
         # The Socket.IO handshake is not a Flask route: cors_allowed_origins above covers it.
         CORS(app, resources={rf"{prefix}/(healthz|static/chatserver/.*)?$": {"origins": origins}})
 
-        state = ChatState(socketio, service, namespace)
+        if cluster:
+            cluster.start(
+                socketio.start_background_task,
+                socketio.sleep,
+                announce=lambda changes: namespace.deliver(service.announce(changes)),
+                rejoin=lambda: namespace.deliver(service.refresh_lists()),
+            )
+
+        state = ChatState(socketio, service, namespace, cluster)
         app.extensions["chatserver"] = state
         logger.debug("chatserver registered on %s (namespace %s)", app.name, namespace.namespace)
         return state
