@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from support import ROOT, ServerProcess, chatserver_command, free_port
+from support import BIN, ROOT, ServerProcess, chatserver_command, free_port
 
 REDIS_SERVER = "redis-server"
 NGINX = "/usr/sbin/nginx"
@@ -93,11 +93,16 @@ class RedisServer:
         self.kill()
 
 
+def gunicorn_command(port: int) -> list[str]:
+    """The docs' other way to start a node: gunicorn, eventlet worker, one worker."""
+    return [str(BIN / "gunicorn"), "-k", "eventlet", "-w", "1", "--bind", f"127.0.0.1:{port}", "wsgi:app"]
+
+
 class Node(ServerProcess):
-    """One chat node: `python -m chatserver` on a free port, sharing ``redis_url`` under ``prefix``."""
+    """One chat node on a free port, sharing ``redis_url`` under ``prefix``: `python -m chatserver` by default."""
 
     def __init__(self, redis_url: str, prefix: str, log_dir: Path, node_timeout: float = NODE_TIMEOUT,
-                 extra_env: dict[str, str] | None = None) -> None:
+                 extra_env: dict[str, str] | None = None, command=chatserver_command) -> None:
         port = free_port()
         env = {
             "CHATSERVER_MESSAGE_QUEUE": redis_url,
@@ -106,7 +111,7 @@ class Node(ServerProcess):
             "CHATSERVER_RATE_LIMIT_PER_SECOND": "0",
             **(extra_env or {}),
         }
-        super().__init__(chatserver_command(port), port, env=env, log_dir=log_dir)
+        super().__init__(command(port), port, env=env, log_dir=log_dir)
 
     def kill9(self) -> None:
         """Kill the node without letting it clean up anything."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from cluster_support import Node, new_prefix
+from cluster_support import Node, gunicorn_command, new_prefix
 
 MESSAGE_FIELDS = {"id", "sender", "recepient", "command", "type", "data", "timestamp"}
 # How long a test listens for an event that must NOT come (a duplicate, a stray delivery).
@@ -163,3 +163,16 @@ def test_simultaneous_logins_and_logouts_announce_once(nodes, connect, user):
     all_at_once(lambda client: client.call("logout"))
     for watcher in watchers:
         assert presence_events(watcher, liam, wait=1.0) == ["offline"]
+
+
+def test_a_gunicorn_node_and_a_chatserver_node_make_one_chat(redis_server, start_nodes, connect, user):
+    prefix = new_prefix()
+    (plain,) = start_nodes(1, redis_server.url, prefix=prefix)
+    (gunicorn,) = start_nodes(1, redis_server.url, prefix=prefix, command=gunicorn_command)
+    rita, sam = user("rita"), user("sam")
+    rita_client, sam_client = connect(plain.url), connect(gunicorn.url, transports=["polling"])
+    assert rita_client.call("login", {"id": rita})["code"] == "200"
+    assert sam_client.call("login", {"id": sam})["code"] == "200"
+    assert rita_client.next("presence", command="online", id=sam)
+    assert sam_client.call("message", {"recepient": rita, "data": "from gunicorn"})["code"] == "200"
+    assert rita_client.next("message")["data"] == "from gunicorn"
