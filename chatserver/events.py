@@ -76,9 +76,10 @@ class ChatNamespace(Namespace):
             server.leave_room(sid, room, namespace=namespace)
         for room in outbox.joins:
             server.enter_room(sid, room, namespace=namespace)
+        # The caller's socket is on this node: what goes to it alone need not cross the message queue.
         if outbox.reply is not None and outbox.respond:
-            server.emit("response", outbox.reply, to=sid, namespace=namespace)
+            server.emit("response", outbox.reply, to=sid, namespace=namespace, ignore_queue=True)
         for delivery in outbox.deliveries:
-            server.emit(delivery.event, delivery.payload, to=delivery.to, namespace=namespace,
-                        ignore_queue=delivery.local)
+            local = delivery.local or (sid is not None and delivery.to == sid)
+            server.emit(delivery.event, delivery.payload, to=delivery.to, namespace=namespace, ignore_queue=local)
         return outbox.reply
