@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +57,18 @@ def _load_authenticator(value: Any) -> Callable[[str, str | None], Any] | None:
     return getattr(importlib.import_module(module_name), attribute)
 
 
+def _cluster_for(config: Mapping[str, Any]) -> Cluster | None:
+    """The Redis parts of a node when CHATSERVER_MESSAGE_QUEUE is set; None for one process in memory."""
+    url = config["CHATSERVER_MESSAGE_QUEUE"]
+    if not url:
+        return None
+    try:
+        from .cluster import Cluster  # needs the redis package, which one process does without
+    except ImportError as exc:
+        raise RuntimeError("CHATSERVER_MESSAGE_QUEUE needs the redis package: pip install 'chatserver[redis]'") from exc
+    return Cluster(url, prefix=config["CHATSERVER_REDIS_PREFIX"], node_timeout=config["CHATSERVER_NODE_TIMEOUT"])
+
+
 class ChatServer:
     """Adds the chat to a Flask app: ``ChatServer(app)`` or ``ChatServer().init_app(app)``.
 
@@ -76,12 +88,7 @@ class ChatServer:
         config = app.config
         origins = config["CHATSERVER_CORS_ORIGINS"]
 
-        cluster = None
-        if config["CHATSERVER_MESSAGE_QUEUE"]:
-            from .cluster import Cluster  # needs the redis package, which one node does without
-
-            cluster = Cluster(config["CHATSERVER_MESSAGE_QUEUE"], prefix=config["CHATSERVER_REDIS_PREFIX"],
-                              node_timeout=config["CHATSERVER_NODE_TIMEOUT"])
+        cluster = _cluster_for(config)
         if socketio is None:
             queue = {"client_manager": cluster.queue} if cluster else {}
             # One SocketIO per app: a module-level one shared by two apps mixes their handlers.
