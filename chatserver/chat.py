@@ -77,13 +77,13 @@ def _has_control_character(text: str) -> bool:
     return any(unicodedata.category(char) == "Cc" for char in text)
 
 
-def valid_id(value: Any, field_name: str = "id") -> str:
+def valid_id(value: Any, field_name: str = "id", max_length: int = MAX_ID_LENGTH) -> str:
     """Return ``value`` trimmed if it is a valid user id, else raise ChatError 400."""
     if not isinstance(value, str):
         raise ChatError("400", detail=f"{field_name} must be a string")
     value = value.strip()
-    if not 1 <= len(value) <= MAX_ID_LENGTH:
-        raise ChatError("400", detail=f"{field_name} must be 1-{MAX_ID_LENGTH} characters")
+    if not 1 <= len(value) <= max_length:
+        raise ChatError("400", detail=f"{field_name} must be 1-{max_length} characters")
     if _has_control_character(value):
         raise ChatError("400", detail=f"{field_name} must not contain control characters")
     return value
@@ -123,6 +123,7 @@ class ChatService:
         *,
         locale: str = "en",
         max_message_length: int = 2000,
+        max_id_length: int = MAX_ID_LENGTH,
         authenticator: Callable[[str, str | None], Any] | None = None,
         rate_per_second: float = 20.0,
         burst: int = 40,
@@ -135,6 +136,7 @@ class ChatService:
         self.presence = presence if presence is not None else MemoryPresence()
         self.texts = TEXTS[locale]
         self.max_message_length = max_message_length
+        self.max_id_length = max_id_length
         self.authenticator = authenticator
         self.rate_per_second = rate_per_second
         self.burst = burst
@@ -177,7 +179,7 @@ class ChatService:
     def login(self, sid: str, payload: Any) -> Outbox:
         """Log the socket in as ``payload['id']`` (switching from its previous id, if any)."""
         payload = _object(payload, "login")
-        user = valid_id(payload.get("id"))
+        user = valid_id(payload.get("id"), max_length=self.max_id_length)
         if user.upper() == BROADCAST:
             raise ChatError("400", detail=f"{BROADCAST} is reserved")
         alias = _label(payload, "alias", user)
@@ -218,7 +220,7 @@ class ChatService:
         # Decided before trimming: only exactly "ALL" broadcasts; " ALL" is a user id no one can have.
         broadcast = recipient == BROADCAST
         if not broadcast:
-            recipient = valid_id(recipient, "recepient")
+            recipient = valid_id(recipient, "recepient", self.max_id_length)
         command = _label(payload, "command", "chat")
         kind = _label(payload, "type", "text")
         data = payload.get("data")

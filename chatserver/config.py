@@ -65,8 +65,28 @@ SETTINGS = (
     Setting("RATE_LIMIT_PER_SECOND", 20.0, float, "Sustained events per second per socket; `0` turns the limit off."),
     Setting("RATE_LIMIT_BURST", 40, int, "Events a socket may send at once before the rate limit applies."),
     Setting("MAX_PACKET_SIZE", 65536, int, "Largest Engine.IO packet or long-polling body in bytes."),
+    Setting("MAX_ID_LENGTH", 64, int, "Longest login id (and `recepient`) in code points; longer gets `400`."),
+    Setting(
+        "MAX_CLIENTS_PER_ADDRESS",
+        0,
+        int,
+        "Socket.IO connections one client address may hold at once; `0` is no limit (behind a proxy all share one).",
+    ),
+    Setting(
+        "SEND_QUEUE_BYTES",
+        262144,
+        int,
+        "Bytes waiting to be sent to one client before it is dropped as a slow consumer; `0` is no limit.",
+    ),
     Setting("PING_INTERVAL", 25, int, "Seconds between Engine.IO pings."),
     Setting("PING_TIMEOUT", 20, int, "Seconds to wait for a pong before dropping the connection."),
+    Setting(
+        "REQUEST_HEAD_TIMEOUT",
+        20.0,
+        float,
+        "Seconds a connection may take to send a request's line and headers (slowloris); `0` is no limit.",
+    ),
+    Setting("SHUTDOWN_TIMEOUT", 10.0, float, "Seconds SIGTERM waits for clients to be disconnected and flushed."),
     Setting(
         "MESSAGE_QUEUE",
         None,

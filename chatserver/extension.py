@@ -13,10 +13,13 @@ from flask import Flask
 from flask_cors import CORS
 from flask_socketio import SocketIO
 
+from .admission import Admission
 from .chat import ChatService
 from .config import DEFAULTS
 from .events import ChatNamespace
+from .packetfilter import IncomingPacketFilter
 from .presence import MemoryPresence
+from .sendqueue import SlowConsumerGuard
 from .views import blueprint
 
 if TYPE_CHECKING:
@@ -32,6 +35,9 @@ class ChatState:
     socketio: SocketIO
     service: ChatService
     namespace: ChatNamespace
+    # None when the host app brought its own SocketIO: its transport is its own business.
+    admission: Admission | None = None
+    # None for one process in memory (no CHATSERVER_MESSAGE_QUEUE).
     cluster: Cluster | None = None
 
 
@@ -47,6 +53,27 @@ def detect_async_mode() -> str:
     if gevent_monkey is not None and gevent_monkey.is_module_patched("socket"):
         return "gevent"
     return "threading"
+
+
+def guard_transport(app: Flask, socketio: SocketIO) -> Admission:
+    """Put chatserver's transport defences around the Engine.IO server of ``socketio``.
+
+    Binary packets are refused and clients take turns, each socket's send queue is bounded, and
+    handshakes pass through an ``Admission`` middleware (per-address cap, refused while
+    shutting down). Returns the middleware.
+    """
+    config = app.config
+    eio = socketio.server.eio
+    IncomingPacketFilter(eio)
+    SlowConsumerGuard(eio, config["CHATSERVER_SEND_QUEUE_BYTES"])
+    admission = Admission(
+        app.wsgi_app,
+        eio,
+        path=socketio.sockio_mw.engineio_path,
+        max_per_address=config["CHATSERVER_MAX_CLIENTS_PER_ADDRESS"],
+    )
+    app.wsgi_app = admission
+    return admission
 
 
 def _load_authenticator(value: Any) -> Callable[[str, str | None], Any] | None:
@@ -88,6 +115,7 @@ class ChatServer:
         config = app.config
         origins = config["CHATSERVER_CORS_ORIGINS"]
 
+        admission = None
         cluster = _cluster_for(config)
         if socketio is None:
             queue = {"client_manager": cluster.queue} if cluster else {}
@@ -104,6 +132,7 @@ class ChatServer:
                 ping_timeout=config["CHATSERVER_PING_TIMEOUT"],
                 **queue,
             )
+            admission = guard_transport(app, socketio)
         elif cluster:
             logger.warning("CHATSERVER_MESSAGE_QUEUE is set but the SocketIO given brings its own client manager: "
                            "emits cross nodes only if that manager shares a queue with the other nodes")
@@ -112,6 +141,7 @@ class ChatServer:
             cluster.presence if cluster else MemoryPresence(),
             locale=config["CHATSERVER_LOCALE"],
             max_message_length=config["CHATSERVER_MAX_MESSAGE_LENGTH"],
+            max_id_length=config["CHATSERVER_MAX_ID_LENGTH"],
             authenticator=_load_authenticator(config["CHATSERVER_AUTHENTICATOR"]),
             rate_per_second=config["CHATSERVER_RATE_LIMIT_PER_SECOND"],
             burst=config["CHATSERVER_RATE_LIMIT_BURST"],
@@ -133,7 +163,7 @@ class ChatServer:
                 rejoin=lambda: namespace.deliver(service.refresh_lists()),
             )
 
-        state = ChatState(socketio, service, namespace, cluster)
+        state = ChatState(socketio, service, namespace, admission, cluster)
         app.extensions["chatserver"] = state
         logger.debug("chatserver registered on %s (namespace %s)", app.name, namespace.namespace)
         return state

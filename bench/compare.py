@@ -1,0 +1,191 @@
+"""Benchmark chatserver against the node-seed peer: alternate runs, medians, min–max and ratios.
+
+Each run starts a fresh server (pinned to core 0) on a free loopback port, drives it with the
+load generator (pinned to core 1) for one scenario, and stops it. Servers alternate within every
+scenario and round (A B A B ...), so drift on the machine hits both alike. Prints a Markdown
+table, then one JSON line; raw runs and server logs go to bench/out/<time>/.
+
+    python3 bench/compare.py            # full: 3 rounds, capacity up to 20,000 clients once
+    python3 bench/compare.py --quick    # a couple of minutes, for a smoke check
+
+Exit status: 2 if a server fails to start, 1 if a run failed or a server died, else 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import machine  # noqa: E402
+import report  # noqa: E402
+import servers  # noqa: E402
+
+SERVERS = ("chatserver", "node-seed")
+SCENARIOS = ("connect", "direct", "broadcast", "latency", "capacity")
+
+# Generator arguments per scenario; see bench/loadgen/run.js for every option and default.
+FULL = {
+    "connect": ["--clients", "2000"],
+    "direct": ["--clients", "500", "--messages", "200", "--window", "4"],
+    "broadcast": ["--receivers", "1000", "--senders", "10", "--messages", "50", "--window", "2"],
+    "latency": ["--clients", "100", "--rate", "1000", "--duration-s", "15"],
+    "capacity": ["--max", "20000", "--step", "2500", "--duration-s", "600"],
+}
+QUICK = {
+    "connect": ["--clients", "500"],
+    "direct": ["--clients", "200", "--messages", "50", "--window", "4"],
+    "broadcast": ["--receivers", "200", "--senders", "5", "--messages", "20", "--window", "2"],
+    "latency": ["--clients", "50", "--rate", "500", "--duration-s", "5"],
+    # A 5 s hold is not a full ping cycle: quick capacity only checks the ramp and broadcasts.
+    "capacity": ["--max", "2000", "--step", "1000", "--hold-s", "5", "--duration-s", "120"],
+}
+RUN_TIMEOUT_S = 1800  # the generator bounds itself; this only catches a hung generator
+NOISY = 0.25  # cores of other load during a run above which the run is repeated (bounded)
+
+
+def generator_command(scenario: str, url: str, pid: int, args: list[str]) -> list[str]:
+    """The load generator on core 1, with room for 20,000 sockets' worth of heap."""
+    run_js = os.path.join(servers.BENCH, "loadgen", "run.js")
+    node = ["node", "--max-old-space-size=4096", run_js, scenario, "--url", url, "--pid", str(pid)]
+    return servers.pin(1) + node + args
+
+
+def run_once(name: str, scenario: str, args: list[str], out_dir: str, tag: str) -> dict:
+    """Start server `name`, run one scenario against it, stop it; the generator's JSON plus context."""
+    quiet = machine.wait_until_quiet()
+    log_path = os.path.join(out_dir, f"{tag}-{name}-{scenario}.log")
+    with servers.Server(name, log_path) as srv:
+        gen = subprocess.run(
+            generator_command(scenario, srv.url, srv.pid, args),
+            capture_output=True,
+            text=True,
+            timeout=RUN_TIMEOUT_S,
+            preexec_fn=servers.raise_open_files,
+            check=False,
+        )
+        survived = srv.alive()
+    lines = [ln for ln in gen.stdout.splitlines() if ln.startswith("{")]
+    try:
+        result = json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError):
+        result = {"scenario": scenario, "error": f"generator exit {gen.returncode}: {gen.stderr.strip()[-500:]}"}
+    if gen.stderr.strip():
+        with open(os.path.join(out_dir, f"{tag}-{name}-{scenario}.gen.log"), "w", encoding="utf-8") as f:
+            f.write(gen.stderr)
+    n_errors, first_errors = srv.error_lines()
+    result.update(
+        server=name,
+        round=tag,
+        machine_busy_before=quiet,
+        server_survived=survived,
+        server_error_lines=n_errors,
+        server_first_errors=first_errors,
+    )
+    return result
+
+
+def problems(runs: list[dict]) -> list[str]:
+    """Everything a reader of the figures must know: failures, crashes, server errors, noise."""
+    out = []
+    for r in runs:
+        where = f"{r['server']} {r['scenario']} round {r['round']}"
+        if r.get("error"):
+            out.append(f"{where}: run failed: {r['error']}")
+        if not r.get("server_survived", True):
+            out.append(f"{where}: server process died during the run")
+        if r.get("server_error_lines"):
+            first = r["server_first_errors"][0]
+            out.append(f"{where}: {r['server_error_lines']} error lines in the server log, first: {first}")
+        if r.get("first_failure"):
+            out.append(f"{where}: capacity stopped: {r['first_failure']}")
+        if (r.get("gen_cpu_frac") or 0) > 0.9:
+            out.append(f"{where}: generator at {r['gen_cpu_frac']:.2f} of a core: it may have been the bottleneck")
+        if (r.get("other_cpu_frac") or 0) > 0.2 or (r.get("machine_busy_before") or 0) > 0.15:
+            out.append(f"{where}: other load on the machine ({r.get('other_cpu_frac')} cores during the run)")
+    return out
+
+
+def check_installed() -> None:
+    """Fail early, with the fix, when the Node dependencies are missing."""
+    for sub in ("loadgen", os.path.join("peers", "node-seed")):
+        if not os.path.isdir(os.path.join(servers.BENCH, sub, "node_modules")):
+            sys.exit(f"missing bench/{sub}/node_modules: run `npm ci --prefix bench/{sub}` first")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, one round")
+    parser.add_argument("--rounds", type=int, help="rounds of every scenario (default 3, quick 1)")
+    parser.add_argument("--capacity-rounds", type=int, default=1, help="rounds of capacity, the slow one (default 1)")
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated subset of the default")
+    parser.add_argument("--servers", default=",".join(SERVERS), help="order within a round (default: the default)")
+    parser.add_argument("--retries", type=int, default=1, help="repeats of a run disturbed by other load (default 1)")
+    parser.add_argument("--out", help="directory for logs and raw results (default bench/out/<time>)")
+    args = parser.parse_args(argv)
+
+    check_installed()
+    profile = QUICK if args.quick else FULL
+    rounds = args.rounds or (1 if args.quick else 3)
+    names = tuple(args.servers.split(","))
+    scenarios = [s for s in args.scenarios.split(",") if s]
+    for s in scenarios:
+        if s not in SCENARIOS:
+            parser.error(f"unknown scenario {s}")
+    out_dir = args.out or os.path.join(servers.BENCH, "out", time.strftime("%Y%m%d-%H%M%S"))
+    os.makedirs(out_dir, exist_ok=True)
+    info = machine.describe(servers.chatserver_python())
+    print(f"# machine: {json.dumps(info)}", file=sys.stderr)
+
+    runs = []  # one per server, scenario and round: what the table is made of
+    attempts = []  # every run, disturbed repeats included: written to runs.jsonl
+    try:
+        for rnd in range(1, rounds + 1):
+            for scenario in scenarios:
+                if scenario == "capacity" and rnd > args.capacity_rounds:
+                    continue
+                for name in names:
+                    for attempt in range(args.retries + 1):
+                        result = run_once(name, scenario, profile[scenario], out_dir, f"{rnd}.{attempt}")
+                        print(json.dumps(result), file=sys.stderr, flush=True)
+                        attempts.append(result)
+                        if (result.get("other_cpu_frac") or 0) <= NOISY:
+                            break
+                    runs.append(result)  # the last attempt
+    except servers.ServerError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    finally:
+        with open(os.path.join(out_dir, "runs.jsonl"), "w", encoding="utf-8") as f:
+            f.writelines(json.dumps(r) + "\n" for r in attempts)
+
+    rows = report.summarize(runs, names)
+    issues = problems(runs)
+    mode = "quick" if args.quick else "full"
+    print(f"chatserver vs node-seed — {mode}, {rounds} round(s); {info['cpu']}, {info['nproc']} cores")
+    print(f"raw runs and server logs: {out_dir}\n")
+    print(report.table(rows, names))
+    if issues:
+        print("\nProblems seen:\n" + "\n".join(f"- {p}" for p in issues))
+    summary = {
+        "mode": mode,
+        "rounds": rounds,
+        "machine": info,
+        "profile": {s: profile[s] for s in scenarios},
+        "rows": rows,
+        "problems": issues,
+    }
+    print("\n" + json.dumps(summary))
+    with open(os.path.join(out_dir, "summary.json"), "w", encoding="utf-8") as f:
+        json.dump(summary, f, indent=1)
+    failed = any(r.get("error") or not r.get("server_survived", True) for r in runs)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

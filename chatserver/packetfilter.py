@@ -1,0 +1,46 @@
+"""Incoming Engine.IO messages: refuse binary Socket.IO packets, and let other clients run between packets."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+# Socket.IO BINARY_EVENT and BINARY_ACK: the packet type is the first character.
+BINARY_PACKET_TYPES = ("5", "6")
+
+
+def is_binary(data: Any) -> bool:
+    """Return whether an Engine.IO message is a binary Socket.IO packet or one of its attachments."""
+    return isinstance(data, (bytes, bytearray)) or (isinstance(data, str) and data[:1] in BINARY_PACKET_TYPES)
+
+
+class IncomingPacketFilter:
+    """Wraps the Engine.IO ``message`` handler of ``eio`` (python-socketio's packet decoder).
+
+    The chat has no binary events. python-socketio keeps the attachments of an announced binary
+    packet until all of them arrived, and the announcement may promise up to 9,999,999,999
+    (CVE-2026-48804 limited this in 5.16.2; socket.io-parser caps it at 10, CVE-2026-33151), so
+    a client could make the server hold attachment after attachment. Binary packets are
+    dropped before they reach the decoder.
+
+    Engine.IO reads a WebSocket in a loop that only yields to other green threads when the
+    socket has no data buffered, so a flooding client would keep the others waiting: after
+    every packet this yields.
+    """
+
+    def __init__(self, eio: Any) -> None:
+        self.eio = eio
+        self._receive = eio.handlers["message"]
+        eio.handlers["message"] = self.on_message
+
+    def on_message(self, sid: str, data: Any) -> Any:
+        """Engine.IO message handler: decode and dispatch text packets only."""
+        if is_binary(data):
+            logger.debug("ignored a binary packet from %s", sid)
+            return None
+        try:
+            return self._receive(sid, data)
+        finally:
+            self.eio.sleep(0)

@@ -1,0 +1,172 @@
+"""Bounded send queues: a client that stops reading is dropped instead of buffered without end.
+
+python-engineio gives each socket an unbounded queue of packets waiting to be sent
+(miguelgrinberg/python-engineio#133, miguelgrinberg/Flask-SocketIO#311 and #663). When a client
+stops reading, its WebSocket writer blocks on a full TCP buffer (or, on long-polling, no GET
+comes) and every packet for it piles up in server memory. Here each socket's queue counts the
+bytes it holds; past the limit the client is disconnected, its TCP connection cut, and the
+reason logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+# What a queued packet costs beyond its payload: the Packet object and the queue slot.
+PACKET_OVERHEAD = 64
+# Attribute under which the WebSocket wrapper keeps an Engine.IO socket's raw client connection.
+CONNECTION_ATTRIBUTE = "chatserver_connection"
+# How long closing a socket waits for its client to collect the last packets (see ``join``).
+FLUSH_WAIT = 1.0
+
+
+def packet_size(packet: Any) -> int:
+    """Return roughly how many bytes an Engine.IO packet holds in memory."""
+    data = getattr(packet, "data", None)
+    return PACKET_OVERHEAD + (len(data) if isinstance(data, (str, bytes)) else 0)
+
+
+def bounded_queue_class(base: type) -> type:
+    """Return a subclass of the async mode's queue class that holds at most ``limit`` bytes."""
+
+    class BoundedSendQueue(base):
+        """An Engine.IO send queue: past ``limit`` bytes (0: no limit) ``on_overflow`` runs once and
+        packets are dropped; ``join`` gives up after ``FLUSH_WAIT`` seconds."""
+
+        def __init__(
+            self,
+            limit: int,
+            on_overflow: Callable[[Any], None],
+            sleep: Callable[[float], None],
+            *args: Any,
+            **kwargs: Any,
+        ) -> None:
+            super().__init__(*args, **kwargs)
+            self.limit = limit
+            self.on_overflow = on_overflow
+            self.sleep = sleep
+            self.queued_bytes = 0
+            self.overflowed = False
+            self._count_lock = threading.Lock()
+
+        def put(self, item: Any, *args: Any, **kwargs: Any) -> None:
+            # None is engine.io's end-of-stream mark: it must always get through.
+            if item is not None:
+                size = packet_size(item)
+                with self._count_lock:
+                    if self.overflowed:
+                        return
+                    overflows = bool(self.limit) and self.queued_bytes + size > self.limit
+                    if overflows:
+                        self.overflowed = True
+                    else:
+                        self.queued_bytes += size
+                if overflows:
+                    self.on_overflow(self)
+                    return
+            super().put(item, *args, **kwargs)
+
+        def get(self, *args: Any, **kwargs: Any) -> Any:
+            item = super().get(*args, **kwargs)
+            if item is not None:
+                with self._count_lock:
+                    self.queued_bytes -= packet_size(item)
+            return item
+
+        def join(self) -> None:
+            """Wait until the queued packets were taken, for ``FLUSH_WAIT`` seconds at most.
+
+            engine.io closes a socket with ``close(wait=True)`` when a long-polling POST is bad
+            (too long, unknown packet type): that waits for a GET to take the queue, but the
+            client waits for the POST's answer first, so without a GET pending the request
+            would hang for good.
+            """
+            deadline = time.monotonic() + FLUSH_WAIT
+            while self.unfinished_tasks and time.monotonic() < deadline:
+                self.sleep(0.05)
+
+    return BoundedSendQueue
+
+
+def raw_connection(environ: dict) -> socket.socket | None:
+    """Return the client's TCP socket of a WSGI request, under eventlet, gunicorn or Werkzeug."""
+    eventlet_input = environ.get("eventlet.input")
+    if eventlet_input is not None and hasattr(eventlet_input, "get_socket"):
+        return eventlet_input.get_socket()
+    return environ.get("gunicorn.socket") or environ.get("werkzeug.socket")
+
+
+def recording_websocket_class(base: type) -> type:
+    """Return a subclass of the async mode's WebSocket app that remembers each socket's connection."""
+
+    class RecordingWebSocket(base):
+        """Engine.IO's WebSocket WSGI app, keeping the raw connection on the Engine.IO socket it serves."""
+
+        def __init__(self, handler: Any, server: Any, *args: Any, **kwargs: Any) -> None:
+            super().__init__(handler, server, *args, **kwargs)
+            # The handler is a bound method of the engine.io Socket being upgraded.
+            self._engineio_socket = getattr(handler, "__self__", None)
+
+        def __call__(self, environ: dict, start_response: Any) -> Any:
+            if self._engineio_socket is not None:
+                setattr(self._engineio_socket, CONNECTION_ATTRIBUTE, raw_connection(environ))
+            return super().__call__(environ, start_response)
+
+    return RecordingWebSocket
+
+
+def cut_connection(engineio_socket: Any) -> None:
+    """Shut down the TCP connection of an Engine.IO socket's WebSocket, waking its blocked reader and writer."""
+    connection = getattr(engineio_socket, CONNECTION_ATTRIBUTE, None)
+    if connection is None:
+        return
+    try:
+        connection.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed by the peer
+
+
+class SlowConsumerGuard:
+    """Bounds every Engine.IO socket's send queue of ``eio`` and drops the client that overflows it.
+
+    A ``limit`` of 0 leaves the queues unbounded; ``join`` is bounded either way.
+    """
+
+    def __init__(self, eio: Any, limit: int) -> None:
+        self.eio = eio
+        self.limit = limit
+        self.queue_class = bounded_queue_class(eio._async["queue"])
+        # A copy: the driver's dict is shared by every engine.io server in the process.
+        eio._async = dict(eio._async)
+        if eio._async.get("websocket") is not None:
+            eio._async["websocket"] = recording_websocket_class(eio._async["websocket"])
+        eio.create_queue = self.create_queue
+
+    def create_queue(self, *args: Any, **kwargs: Any) -> Any:
+        """Make the send queue of a new Engine.IO socket."""
+        return self.queue_class(self.limit, self._overflowed, self.eio.sleep, *args, **kwargs)
+
+    def _overflowed(self, queue: Any) -> None:
+        # This runs inside an emit to the slow client, maybe in another client's handler:
+        # disconnecting here would run the disconnect handlers in the middle of that one.
+        self.eio.start_background_task(self._drop, queue)
+
+    def _drop(self, queue: Any) -> None:
+        engineio_socket = next((s for s in list(self.eio.sockets.values()) if s.queue is queue), None)
+        if engineio_socket is None or engineio_socket.closed:
+            return
+        logger.warning(
+            "dropping client %s: it stopped reading (%d bytes waiting to be sent, limit %d)",
+            engineio_socket.sid,
+            queue.queued_bytes,
+            self.limit,
+        )
+        engineio_socket.close(wait=False, abort=True, reason=self.eio.reason.SERVER_DISCONNECT)
+        cut_connection(engineio_socket)

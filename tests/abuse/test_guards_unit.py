@@ -1,0 +1,52 @@
+"""Fast unit tests of the transport guards, without a server."""
+
+from __future__ import annotations
+
+import queue
+import time
+
+from chatserver.packetfilter import is_binary
+from chatserver.sendqueue import FLUSH_WAIT, PACKET_OVERHEAD, bounded_queue_class
+
+
+class Packet:
+    def __init__(self, data):
+        self.data = data
+
+
+def make_queue(limit):
+    overflows = []
+    send_queue = bounded_queue_class(queue.Queue)(limit, overflows.append, time.sleep)
+    return send_queue, overflows
+
+
+def test_a_send_queue_overflows_once_then_drops_but_always_takes_the_end_mark():
+    send_queue, overflows = make_queue(limit=2 * (PACKET_OVERHEAD + 10))
+    send_queue.put(Packet("a" * 10))
+    send_queue.put(Packet("b" * 10))
+    send_queue.put(Packet("c" * 10))  # over the limit: overflow, dropped
+    send_queue.put(Packet("d"))  # dropped without a second overflow
+    send_queue.put(None)  # engine.io's end-of-stream mark gets through
+    assert overflows == [send_queue]
+    assert [send_queue.get().data, send_queue.get().data, send_queue.get()] == ["a" * 10, "b" * 10, None]
+    assert send_queue.queued_bytes == 0
+
+
+def test_a_zero_limit_means_unbounded():
+    send_queue, overflows = make_queue(limit=0)
+    for _ in range(1000):
+        send_queue.put(Packet("x" * 1000))
+    assert overflows == [] and send_queue.qsize() == 1000
+
+
+def test_join_gives_up_when_no_one_takes_the_queue():
+    send_queue, _ = make_queue(limit=0)
+    send_queue.put(Packet("never collected"))
+    started = time.monotonic()
+    send_queue.join()
+    assert FLUSH_WAIT <= time.monotonic() - started < FLUSH_WAIT + 1
+
+
+def test_binary_packets_are_recognised():
+    assert is_binary(b"\x00") and is_binary('51-["message",{"_placeholder":true,"num":0}]') and is_binary("6")
+    assert not is_binary('2["message",{}]') and not is_binary("") and not is_binary("40")
