@@ -23,9 +23,10 @@ def start_nodes(tmp_path):
     """Return a function that starts ``count`` nodes on one Redis and prefix; all are stopped after the test."""
     started: list[Node] = []
 
-    def start(count: int, redis_url: str, prefix: str | None = None, **options) -> list[Node]:
+    def start(count: int, redis_url: str, prefix: str | None = None, node_timeout: float = NODE_TIMEOUT,
+              **options) -> list[Node]:
         prefix = prefix or new_prefix()
-        nodes = [Node(redis_url, prefix, tmp_path, node_timeout=NODE_TIMEOUT, **options) for _ in range(count)]
+        nodes = [Node(redis_url, prefix, tmp_path, node_timeout=node_timeout, **options) for _ in range(count)]
         for node in nodes:
             started.append(node.start())
         return nodes

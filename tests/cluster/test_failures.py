@@ -93,3 +93,16 @@ def test_redis_restart_keeps_nodes_up_and_rebuilds_presence(tmp_path, start_node
         final = {entry["id"] for entry in lists[-1]["users"]}
         online_after = {entry["id"] for entry in seen[seen.index(lists[-1]):] if entry["command"] == "online"}
         assert sara in final | online_after and rob not in final | online_after
+
+
+def test_a_stopped_nodes_users_go_offline_at_once(redis_server, start_nodes, connect, user):
+    # A node timeout far beyond the wait below: only the node's own shutdown can log them out.
+    staying, stopping = start_nodes(2, redis_server.url, node_timeout=120)
+    tess = user("tess")
+    watcher = login(connect(staying.url), user("watcher"))
+    login(connect(stopping.url), tess)
+    watcher.next("presence", command="online", id=tess)
+
+    assert stopping.stop() == 0  # SIGTERM: graceful shutdown
+    assert watcher.next("presence", command="offline", id=tess, timeout=10)
+    assert watcher.call("message", {"recepient": tess, "data": "bye"})["code"] == "404"
