@@ -11,11 +11,11 @@ import threading
 import time
 import unicodedata
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .presence import MemoryPresence, Presence
+from .presence import MemoryPresence, Presence, PresenceChange, PresenceUnavailable
 from .ratelimit import TokenBucket
 from .texts import TEXTS
 
@@ -46,11 +46,15 @@ class ChatError(Exception):
 
 @dataclass(frozen=True)
 class Delivery:
-    """One event to emit: to a room or socket id, or to every socket when ``to`` is None."""
+    """One event to emit: to a room or socket id, or to every socket when ``to`` is None.
+
+    ``local`` keeps it to this node's sockets instead of every node sharing the message queue.
+    """
 
     event: str
     payload: dict
     to: str | None
+    local: bool = False
 
 
 @dataclass
@@ -96,6 +100,12 @@ def _label(payload: dict, name: str, default: str) -> str:
     if len(value) > MAX_LABEL_LENGTH or _has_control_character(value):
         raise ChatError("400", detail=f"{name} must be at most {MAX_LABEL_LENGTH} characters, no control characters")
     return value or default
+
+
+def _presence_event(change: PresenceChange) -> Delivery:
+    """The `presence` online/offline event for every logged-in socket."""
+    entry = {"command": change.command, "id": change.user, "alias": change.alias}
+    return Delivery("presence", entry, ONLINE_ROOM)
 
 
 def _object(payload: Any, command: str) -> dict:
@@ -186,8 +196,7 @@ class ChatService:
                 first = self.presence.add(sid, user, alias)
                 outbox.joins += [user_room(user), ONLINE_ROOM]
                 if first:
-                    entry = {"command": "online", "id": user, "alias": alias}
-                    outbox.deliveries.append(Delivery("presence", entry, ONLINE_ROOM))
+                    outbox.deliveries.append(_presence_event(PresenceChange("online", user, alias)))
             users = self.presence.users()
         # The list goes before the online event so a client can apply both in arrival order.
         outbox.deliveries.insert(0, Delivery("presence", {"command": "list", "users": users}, sid))
@@ -231,10 +240,29 @@ class ChatService:
         }
         reply = self._reply("message", "200")
         if broadcast:
-            return Outbox(reply=reply, respond=False, deliveries=[Delivery("message", message, None)])
-        if not self.presence.is_online(recipient):
+            everywhere = [Delivery("message", message, None)]
+            if not self.presence.reachable():
+                # This node's sockets still get it; the sender is told the rest did not.
+                return Outbox(reply=self._reply("message", "500", "500-partial"), deliveries=everywhere)
+            return Outbox(reply=reply, respond=False, deliveries=everywhere)
+        try:
+            online = self.presence.is_online(recipient)
+        except PresenceUnavailable:
+            raise ChatError("500", "500-unreachable") from None
+        if not online:
             return Outbox(reply=self._reply("message", "404"))
         return Outbox(reply=reply, deliveries=[Delivery("message", message, user_room(recipient))])
+
+    # -- presence found by a shared store --------------------------------------------------
+
+    def announce(self, changes: Iterable[PresenceChange]) -> Outbox:
+        """Return the online/offline events for changes that no client event of this node made."""
+        return Outbox(deliveries=[_presence_event(change) for change in changes])
+
+    def refresh_lists(self) -> Outbox:
+        """Send this node's logged-in sockets the whole online list again (after missing events)."""
+        users = self.presence.users()
+        return Outbox(deliveries=[Delivery("presence", {"command": "list", "users": users}, ONLINE_ROOM, local=True)])
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -255,8 +283,7 @@ class ChatService:
             return False
         outbox.leaves += [user_room(departure.user), ONLINE_ROOM]
         if departure.last:
-            entry = {"command": "offline", "id": departure.user, "alias": departure.alias}
-            outbox.deliveries.append(Delivery("presence", entry, ONLINE_ROOM))
+            outbox.deliveries.append(_presence_event(PresenceChange("offline", departure.user, departure.alias)))
         return True
 
     def _reply(self, command: str, code: str, text_key: Any = None, **details: Any) -> dict:

@@ -88,6 +88,22 @@ SETTINGS = (
     ),
     Setting("SHUTDOWN_TIMEOUT", 10.0, float, "Seconds SIGTERM waits for clients to be disconnected and flushed."),
     Setting(
+        "MESSAGE_QUEUE",
+        None,
+        _optional_text,
+        "`redis://host:port/db`: run as one node of several sharing events and presence through Redis. "
+        "Unset: one process, all in memory, no services needed.",
+    ),
+    Setting("REDIS_PREFIX", "chatserver", _text,
+            "Prefix of the Redis keys and channel; all nodes of one chat share it."),
+    Setting(
+        "NODE_TIMEOUT",
+        30.0,
+        float,
+        "Seconds after which a node that stopped heartbeating (crashed, `kill -9`) counts as dead and its users "
+        "go offline everywhere. With `MESSAGE_QUEUE` only.",
+    ),
+    Setting(
         "AUTHENTICATOR",
         None,
         _optional_text,

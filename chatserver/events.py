@@ -65,15 +65,21 @@ class ChatNamespace(Namespace):
         """`message` {recepient, command?, type?, data}: to ALL or to one user."""
         return self._deliver(sid, self.service.handle(sid, "message", payload))
 
-    def _deliver(self, sid: str, outbox: Outbox) -> dict | None:
+    def deliver(self, outbox: Outbox) -> None:
+        """Carry out an Outbox that belongs to no socket (presence changes a shared store found)."""
+        self._deliver(None, outbox)
+
+    def _deliver(self, sid: str | None, outbox: Outbox) -> dict | None:
         """Carry out an Outbox; return the reply, which python-socketio sends as the ack."""
         server, namespace = self.server, self.namespace
         for room in outbox.leaves:
             server.leave_room(sid, room, namespace=namespace)
         for room in outbox.joins:
             server.enter_room(sid, room, namespace=namespace)
+        # The caller's socket is on this node: what goes to it alone need not cross the message queue.
         if outbox.reply is not None and outbox.respond:
-            server.emit("response", outbox.reply, to=sid, namespace=namespace)
+            server.emit("response", outbox.reply, to=sid, namespace=namespace, ignore_queue=True)
         for delivery in outbox.deliveries:
-            server.emit(delivery.event, delivery.payload, to=delivery.to, namespace=namespace)
+            local = delivery.local or (sid is not None and delivery.to == sid)
+            server.emit(delivery.event, delivery.payload, to=delivery.to, namespace=namespace, ignore_queue=local)
         return outbox.reply

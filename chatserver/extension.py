@@ -5,9 +5,9 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 from flask_cors import CORS
@@ -22,6 +22,9 @@ from .presence import MemoryPresence
 from .sendqueue import SlowConsumerGuard
 from .views import blueprint
 
+if TYPE_CHECKING:
+    from .cluster import Cluster
+
 logger = logging.getLogger(__name__)
 
 
@@ -34,6 +37,8 @@ class ChatState:
     namespace: ChatNamespace
     # None when the host app brought its own SocketIO: its transport is its own business.
     admission: Admission | None = None
+    # None for one process in memory (no CHATSERVER_MESSAGE_QUEUE).
+    cluster: Cluster | None = None
 
 
 def detect_async_mode() -> str:
@@ -79,6 +84,18 @@ def _load_authenticator(value: Any) -> Callable[[str, str | None], Any] | None:
     return getattr(importlib.import_module(module_name), attribute)
 
 
+def _cluster_for(config: Mapping[str, Any]) -> Cluster | None:
+    """The Redis parts of a node when CHATSERVER_MESSAGE_QUEUE is set; None for one process in memory."""
+    url = config["CHATSERVER_MESSAGE_QUEUE"]
+    if not url:
+        return None
+    try:
+        from .cluster import Cluster  # needs the redis package, which one process does without
+    except ImportError as exc:
+        raise RuntimeError("CHATSERVER_MESSAGE_QUEUE needs the redis package: pip install 'chatserver[redis]'") from exc
+    return Cluster(url, prefix=config["CHATSERVER_REDIS_PREFIX"], node_timeout=config["CHATSERVER_NODE_TIMEOUT"])
+
+
 class ChatServer:
     """Adds the chat to a Flask app: ``ChatServer(app)`` or ``ChatServer().init_app(app)``.
 
@@ -99,7 +116,9 @@ class ChatServer:
         origins = config["CHATSERVER_CORS_ORIGINS"]
 
         admission = None
+        cluster = _cluster_for(config)
         if socketio is None:
+            queue = {"client_manager": cluster.queue} if cluster else {}
             # One SocketIO per app: a module-level one shared by two apps mixes their handlers.
             socketio = SocketIO(
                 app,
@@ -111,11 +130,15 @@ class ChatServer:
                 max_http_buffer_size=config["CHATSERVER_MAX_PACKET_SIZE"],
                 ping_interval=config["CHATSERVER_PING_INTERVAL"],
                 ping_timeout=config["CHATSERVER_PING_TIMEOUT"],
+                **queue,
             )
             admission = guard_transport(app, socketio)
+        elif cluster:
+            logger.warning("CHATSERVER_MESSAGE_QUEUE is set but the SocketIO given brings its own client manager: "
+                           "emits cross nodes only if that manager shares a queue with the other nodes")
 
         service = ChatService(
-            MemoryPresence(),
+            cluster.presence if cluster else MemoryPresence(),
             locale=config["CHATSERVER_LOCALE"],
             max_message_length=config["CHATSERVER_MAX_MESSAGE_LENGTH"],
             max_id_length=config["CHATSERVER_MAX_ID_LENGTH"],
@@ -132,7 +155,15 @@ class ChatServer:
         # The Socket.IO handshake is not a Flask route: cors_allowed_origins above covers it.
         CORS(app, resources={rf"{prefix}/(healthz|static/chatserver/.*)?$": {"origins": origins}})
 
-        state = ChatState(socketio, service, namespace, admission)
+        if cluster:
+            cluster.start(
+                socketio.start_background_task,
+                socketio.sleep,
+                announce=lambda changes: namespace.deliver(service.announce(changes)),
+                rejoin=lambda: namespace.deliver(service.refresh_lists()),
+            )
+
+        state = ChatState(socketio, service, namespace, admission, cluster)
         app.extensions["chatserver"] = state
         logger.debug("chatserver registered on %s (namespace %s)", app.name, namespace.namespace)
         return state

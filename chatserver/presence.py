@@ -15,6 +15,23 @@ class Departure:
     last: bool
 
 
+@dataclass(frozen=True)
+class PresenceChange:
+    """A user who came ``online`` or went ``offline`` without a client event of this node saying so.
+
+    A shared presence finds these itself: a dead node's users reaped, a node re-registering its
+    sockets after losing its store.
+    """
+
+    command: str
+    user: str
+    alias: str
+
+
+class PresenceUnavailable(Exception):
+    """The shared presence cannot be reached, and this node alone cannot answer."""
+
+
 class Presence(ABC):
     """The registry of logged-in sockets; callers serialise calls (ChatService holds a lock)."""
 
@@ -32,11 +49,15 @@ class Presence(ABC):
 
     @abstractmethod
     def is_online(self, user: str) -> bool:
-        """Return whether ``user`` has at least one logged-in socket."""
+        """Return whether ``user`` has at least one logged-in socket; may raise PresenceUnavailable."""
 
     @abstractmethod
     def users(self) -> list[dict]:
         """Return every online user as ``{"id", "alias"}``, sorted by id."""
+
+    def reachable(self) -> bool:
+        """Return whether every node can be reached right now (one process always can)."""
+        return True
 
 
 class MemoryPresence(Presence):
@@ -78,3 +99,7 @@ class MemoryPresence(Presence):
 
     def users(self) -> list[dict]:
         return [{"id": user, "alias": self._alias_by_user[user]} for user in sorted(self._sids_by_user)]
+
+    def sockets(self) -> list[tuple[str, str, str]]:
+        """Return every logged-in socket as ``(sid, user, alias)``."""
+        return [(sid, user, self._alias_by_user[user]) for sid, user in self._user_by_sid.items()]

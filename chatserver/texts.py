@@ -15,6 +15,8 @@ TEXTS = {
         "413": "data is longer than {limit} characters.",
         "429": "Too many events: slow down.",
         "500": "Server error; please try again.",
+        "500-unreachable": "The other chat servers cannot be reached right now; nothing was delivered. Try again soon.",
+        "500-partial": "The other chat servers cannot be reached right now; only users on this server got the message.",
     },
     "ko": {
         ("login", "200"): "로그인되었습니다.",
@@ -29,5 +31,7 @@ TEXTS = {
         "413": "data가 {limit}자를 넘습니다.",
         "429": "이벤트가 너무 많습니다. 잠시 후 다시 시도하세요.",
         "500": "서버 오류입니다. 다시 시도하세요.",
+        "500-unreachable": "다른 채팅 서버에 연결할 수 없어 메시지를 전달하지 못했습니다. 잠시 후 다시 시도하세요.",
+        "500-partial": "지금은 다른 채팅 서버에 연결할 수 없어 이 서버의 사용자에게만 메시지가 전달되었습니다.",
     },
 }

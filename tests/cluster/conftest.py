@@ -1,0 +1,62 @@
+"""Fixtures for the cluster tests: a real redis-server, real chat nodes, clients spread over them."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+
+import pytest
+from cluster_support import NODE_TIMEOUT, Node, RedisServer, new_prefix
+
+from support import RecordingClient
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """One redis-server for the tests that do not stop it; each test keeps to its own key prefix."""
+    with RedisServer(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture
+def start_nodes(tmp_path):
+    """Return a function that starts ``count`` nodes on one Redis and prefix; all are stopped after the test."""
+    started: list[Node] = []
+
+    def start(count: int, redis_url: str, prefix: str | None = None, node_timeout: float = NODE_TIMEOUT,
+              **options) -> list[Node]:
+        prefix = prefix or new_prefix()
+        nodes = [Node(redis_url, prefix, tmp_path, node_timeout=node_timeout, **options) for _ in range(count)]
+        for node in nodes:
+            started.append(node.start())
+        return nodes
+
+    yield start
+    for node in started:
+        node.stop()
+
+
+@pytest.fixture
+def connect():
+    """Return a function that connects a RecordingClient to a URL; all are closed after the test."""
+    clients: list[RecordingClient] = []
+
+    def connect_client(url: str, transports: list[str] | None = None) -> RecordingClient:
+        client = RecordingClient(url, transports=transports)
+        clients.append(client)
+        return client
+
+    yield connect_client
+    for client in clients:
+        if client.sio.connected:
+            client.close()
+
+
+_user_numbers = itertools.count(1)
+
+
+@pytest.fixture
+def user():
+    """Return a function making user ids unique to this test (nodes may be shared by several tests)."""
+    suffix = f"{next(_user_numbers)}-{uuid.uuid4().hex[:6]}"
+    return lambda name: f"{name}-{suffix}"
