@@ -58,14 +58,18 @@ def detect_async_mode() -> str:
 def guard_transport(app: Flask, socketio: SocketIO) -> Admission:
     """Put chatserver's transport defences around the Engine.IO server of ``socketio``.
 
-    Binary packets are refused and clients take turns, each socket's send queue is bounded, and
-    handshakes pass through an ``Admission`` middleware (per-address cap, refused while
-    shutting down). Returns the middleware.
+    Binary packets are refused and clients take turns, each socket's send queue is bounded, the
+    eventlet WebSocket is made cheaper (leanwebsocket), and handshakes pass through an
+    ``Admission`` middleware (per-address cap, refused while shutting down). Returns the middleware.
     """
     config = app.config
     eio = socketio.server.eio
     IncomingPacketFilter(eio)
-    SlowConsumerGuard(eio, config["CHATSERVER_SEND_QUEUE_BYTES"])
+    SlowConsumerGuard(eio, config["CHATSERVER_SEND_QUEUE_BYTES"])  # also gives eio its own _async copy
+    if eio.async_mode == "eventlet":
+        from .leanwebsocket import lean_websocket_class
+
+        eio._async["websocket"] = lean_websocket_class(eio._async["websocket"])
     admission = Admission(
         app.wsgi_app,
         eio,
