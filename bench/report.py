@@ -48,7 +48,7 @@ def summarize(runs: list[dict], servers: tuple[str, str]) -> list[dict]:
         }
         if not any(per.values()):
             continue
-        a, b = (per[s] for s in servers)
+        a, b = (per[s] for s in servers) if len(servers) == 2 else (None, None)
         ratio = a["median"] / b["median"] if a and b and b["median"] else None
         rows.append({"scenario": scenario, "metric": field, "label": label, "better": better, **per, "ratio": ratio})
     return rows
@@ -72,7 +72,8 @@ def _cell(s: dict | None) -> str:
 
 def table(rows: list[dict], servers: tuple[str, str]) -> str:
     """A Markdown table: metric, median (min–max) per server, ratio of medians."""
-    head = ["metric", *(f"{s} median (min–max)" for s in servers), f"ratio {servers[0]}/{servers[1]}", "better"]
+    ratio_head = f"ratio {servers[0]}/{servers[1]}" if len(servers) == 2 else "ratio"
+    head = ["metric", *(f"{s} median (min–max)" for s in servers), ratio_head, "better"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         ratio = "-" if r["ratio"] is None else f"{r['ratio']:.2f}×"

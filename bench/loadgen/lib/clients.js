@@ -22,7 +22,10 @@ function newSocket(url, opts) {
 function connectOne(url, id, opts) {
   return new Promise((resolve, reject) => {
     const socket = newSocket(url, opts);
-    const timer = setTimeout(() => fail(new Error(`connect+login timed out after ${opts.timeoutMs} ms`)), opts.timeoutMs);
+    const timer = setTimeout(() => {
+      const at = socket.stage ? ` (stuck at: ${socket.stage})` : "";
+      fail(new Error(`connect+login timed out after ${opts.timeoutMs} ms${at}`));
+    }, opts.timeoutMs);
     function fail(err) {
       clearTimeout(timer);
       socket.close();
@@ -66,7 +69,7 @@ async function connectMany(url, ids, opts) {
   const workers = [];
   for (let w = 0; w < Math.min(opts.concurrency, ids.length); w++) workers.push(worker());
   await Promise.all(workers);
-  if (ok + failures < ids.length && !firstError) firstError = `deadline of ${opts.deadlineMs} ms reached`;
+  if (ok + failures < ids.length && !firstError) firstError = "time bound reached";
   return { sockets, ok, failures, firstError };
 }
 

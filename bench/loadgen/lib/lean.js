@@ -41,6 +41,7 @@ class LeanSocket {
     this.ws = null;
     this.live = false; // the WebSocket carries the session (opened, and upgraded if polling)
     this.pending = []; // frames sent before that
+    this.stage = "polling open"; // how far the connection got, for error messages
     if (transports.includes("polling")) {
       this._viaPolling().catch((err) => this._lost(err.message));
     } else {
@@ -86,14 +87,18 @@ class LeanSocket {
     const open = await request("GET", `${base}&t=${Date.now().toString(36)}`);
     this.engineOpen = JSON.parse(open.split("\x1e")[0].slice(1));
     const sid = `${base}&sid=${encodeURIComponent(this.engineOpen.sid)}`;
+    this.stage = "polling CONNECT";
     await request("POST", sid, "40");
+    this.stage = "polling CONNECT reply";
     const reply = await request("GET", `${sid}&t=${Date.now().toString(36)}`);
     if (this.closed) return;
+    this.stage = "WebSocket upgrade";
     this._openWebSocket(this.engineOpen.sid); // probe while the CONNECT reply is handled
     for (const p of reply.split("\x1e")) this._onText(p);
   }
 
   _openWebSocket(sid) {
+    if (!sid) this.stage = "WebSocket open";
     const query = sid ? `&sid=${encodeURIComponent(sid)}` : "";
     const ws = new WsClient(this.url, `/socket.io/?EIO=4&transport=websocket${query}`);
     this.ws = ws;
@@ -115,6 +120,7 @@ class LeanSocket {
 
   _goLive() {
     this.live = true;
+    this.stage = this.connected ? "login" : "CONNECT";
     for (const f of this.pending) this.ws.send(f);
     this.pending = [];
   }
@@ -167,6 +173,7 @@ class LeanSocket {
       if (fn) fn(JSON.parse(s.slice(open))[0]);
     } else if (type === 0x30) {
       this.connected = true;
+      if (this.live) this.stage = "login";
       this._fire("connect");
     } else if (type === 0x34) {
       this._fire("connect_error", new Error(`connect refused: ${s.slice(2)}`));

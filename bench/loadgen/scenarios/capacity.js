@@ -54,7 +54,8 @@ async function run(o) {
       s.on("disconnect", () => disconnects++);
     });
     if (conn.failures || conn.ok < level - from) {
-      firstFailure = `at ${from + conn.ok + 1} clients: ${conn.firstError}`;
+      const bound = conn.firstError === "time bound reached" ? ` (--duration-s ${o.durationS})` : "";
+      firstFailure = `at ${from + conn.ok + 1} clients: ${conn.firstError}${bound}`;
       break;
     }
     const got = await broadcastCheck();
