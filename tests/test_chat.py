@@ -226,3 +226,9 @@ def test_memory_presence_keeps_the_first_alias_until_the_user_leaves():
     departure = presence.remove("s2")
     assert (departure.user, departure.alias, departure.last) == ("alice", "Al", True)
     assert presence.remove("s2") is None and presence.users() == []
+
+
+def test_message_ids_are_unique_within_and_across_services():
+    first, second = ChatService(rate_per_second=0), ChatService(rate_per_second=0)
+    ids = {service.new_id() for service in (first, second) for _ in range(1000)}
+    assert len(ids) == 2000
