@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import queue
+import signal
 import socket
 import subprocess
 import sys
@@ -29,13 +30,15 @@ class ServerProcess:
     """A real server process on a free loopback port, stopped on exit; its output goes to a log file."""
 
     def __init__(self, command: list[str], port: int, env: dict[str, str] | None = None, cwd: Path = ROOT,
-                 log_dir: Path | None = None, ready_path: str = "/healthz") -> None:
+                 log_dir: Path | None = None, ready_path: str = "/healthz",
+                 stop_signal: signal.Signals = signal.SIGTERM) -> None:
         self.command = command
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.env = {**os.environ, "CHATSERVER_LOG_LEVEL": "INFO", **(env or {})}
         self.cwd = cwd
         self.ready_path = ready_path
+        self.stop_signal = stop_signal  # e.g. SIGINT for gunicorn, whose SIGTERM waits for a graceful exit
         self.log_path = (log_dir or Path(os.environ.get("TMPDIR", "/tmp"))) / f"server-{port}.log"
         self.process: subprocess.Popen | None = None
 
@@ -58,11 +61,11 @@ class ServerProcess:
         raise RuntimeError(f"server did not answer within {timeout} s:\n{self.log()}")
 
     def stop(self, timeout: float = 10.0) -> int | None:
-        """Terminate the process (SIGTERM, then SIGKILL) and return its exit code."""
+        """Stop the process (``stop_signal``, then SIGKILL) and return its exit code."""
         if self.process is None:
             return None
         if self.process.poll() is None:
-            self.process.terminate()
+            self.process.send_signal(self.stop_signal)
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -127,6 +130,22 @@ class RecordingClient:
                 continue
             return payload if event is not None else (name, payload)
 
+    def until(self, event: str, timeout: float = 5.0, **match) -> list:
+        """Return every (event, payload) pair received up to and including the next matching one."""
+        deadline = time.monotonic() + timeout
+        received = []
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"no {event} {match or ''} within {timeout} s; got {received}")
+            try:
+                name, payload = self.events.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            received.append((name, payload))
+            if name == event and all(isinstance(payload, dict) and payload.get(k) == v for k, v in match.items()):
+                return received
+
     def drain(self, wait: float = 0.2) -> list:
         """Return every event received within ``wait`` seconds, as (event, payload) pairs."""
         time.sleep(wait)
@@ -138,5 +157,14 @@ class RecordingClient:
                 return received
 
     def close(self) -> None:
-        """Disconnect."""
+        """Disconnect, and close the WebSocket python-engineio leaves open when the server hung up first."""
+        if self.sio.connected and self.sio.transport() == "polling":
+            # python-engineio's polling writer exits without sending what was queued when the
+            # client starts disconnecting while a POST is still in flight; the server then never
+            # hears the disconnect, and disconnect() waits for the next ping (25 s) to end its GET.
+            # Let every queued packet go out first.
+            self.sio.eio.queue.join()
         self.sio.disconnect()
+        ws = getattr(self.sio.eio, "ws", None)
+        if ws is not None:
+            ws.shutdown()  # not ws.close(): that returns early once the peer is gone
