@@ -47,7 +47,7 @@ def assert_next_is_barrier(observer: RecordingClient, observer_id: str, sender: 
         assert payload["sender"] == sender_id, payload
 
 
-def raw_call(client: RecordingClient, body: str, timeout: float = 5.0):
+def raw_call(client: RecordingClient, body: str, timeout: float = 3.0):
     """Send one Socket.IO EVENT packet as-is (``2<ack id><body>``, namespace /) and return its ack.
 
     This bypasses every check python-socketio's client could make, so what goes on the wire is
