@@ -168,7 +168,7 @@ class ChatService:
         command = event[:MAX_LABEL_LENGTH] if isinstance(event, str) else ""
         try:
             self._admit(sid)
-            action = self._actions.get(event)
+            action = self._actions.get(event) if isinstance(event, str) else None
             if action is None:
                 raise ChatError("400", "400-unknown")
             return action(sid, payload)

@@ -32,14 +32,16 @@ class ChatNamespace(Namespace):
     def trigger_event(self, event: Any, *args: Any) -> Any:
         """Route lifecycle and client events; any other event is answered as unknown."""
         sid = args[0]
-        # python-socketio dispatches by name alone, so a client emitting "disconnect" would run
-        # the lifecycle handler. Real lifecycle events only come while the socket is connecting
-        # or disconnecting; client events only while it is fully connected.
-        if event in LIFECYCLE_EVENTS and not self.server.manager.is_connected(sid, self.namespace):
-            return super().trigger_event(event, *args)
-        handler = self._client_handlers.get(event) if isinstance(event, str) else None
-        if handler is not None:
-            return handler(*args)
+        # A client may name an event with any JSON value: only strings are looked up.
+        if isinstance(event, str):
+            # python-socketio dispatches by name alone, so a client emitting "disconnect" would run
+            # the lifecycle handler. Real lifecycle events only come while the socket is connecting
+            # or disconnecting; client events only while it is fully connected.
+            if event in LIFECYCLE_EVENTS and not self.server.manager.is_connected(sid, self.namespace):
+                return super().trigger_event(event, *args)
+            handler = self._client_handlers.get(event)
+            if handler is not None:
+                return handler(*args)
         payload = args[1] if len(args) > 1 else None
         return self._deliver(sid, self.service.handle(sid, event, payload))
 

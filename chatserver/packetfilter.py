@@ -25,6 +25,9 @@ class IncomingPacketFilter:
     a client could make the server hold attachment after attachment. Binary packets are
     dropped before they reach the decoder.
 
+    Packets python-socketio cannot decode are dropped with a debug log line instead of an error
+    traceback each.
+
     Engine.IO reads a WebSocket in a loop that only yields to other green threads when the
     socket has no data buffered, so a flooding client would keep the others waiting: after
     every packet this yields.
@@ -42,5 +45,11 @@ class IncomingPacketFilter:
             return None
         try:
             return self._receive(sid, data)
+        except Exception:
+            # python-socketio raises on packets it cannot decode (broken JSON, an event that is
+            # not a list, ...). The chat's own handlers answer every fault themselves, so what
+            # gets here is client garbage: logged quietly, so a client cannot flood the log.
+            logger.debug("dropped a malformed packet from %s: %.200r", sid, data, exc_info=True)
+            return None
         finally:
             self.eio.sleep(0)

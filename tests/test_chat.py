@@ -172,6 +172,7 @@ def test_unknown_events_are_400_with_their_name():
     assert service.handle("s1", "disconnect").reply == {
         "command": "disconnect", "code": "400", "message": "Unknown event."}
     assert service.handle("s1", 42).reply["command"] == ""
+    assert service.handle("s1", {"a": 1}).reply == {"command": "", "code": "400", "message": "Unknown event."}
     assert service.handle("s1", "x" * 500).reply["command"] == "x" * 64
 
 
