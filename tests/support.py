@@ -115,35 +115,25 @@ class RecordingClient:
 
     def next(self, event: str | None = None, timeout: float = 5.0, **match):
         """Return the next received payload (of ``event``, whose fields equal ``match``), skipping others."""
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"no {event or 'event'} {match or ''} within {timeout} s")
-            try:
-                name, payload = self.events.get(timeout=remaining)
-            except queue.Empty:
-                continue
-            if event is not None and name != event:
-                continue
-            if any(not isinstance(payload, dict) or payload.get(k) != v for k, v in match.items()):
-                continue
-            return payload if event is not None else (name, payload)
+        name, payload = self.until(event, timeout, **match)[-1]
+        return payload if event is not None else (name, payload)
 
-    def until(self, event: str, timeout: float = 5.0, **match) -> list:
+    def until(self, event: str | None, timeout: float = 5.0, **match) -> list:
         """Return every (event, payload) pair received up to and including the next matching one."""
         deadline = time.monotonic() + timeout
         received = []
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise AssertionError(f"no {event} {match or ''} within {timeout} s; got {received}")
+                raise AssertionError(f"no {event or 'event'} {match or ''} within {timeout} s; got {received}")
             try:
                 name, payload = self.events.get(timeout=remaining)
             except queue.Empty:
                 continue
             received.append((name, payload))
-            if name == event and all(isinstance(payload, dict) and payload.get(k) == v for k, v in match.items()):
+            if event is not None and name != event:
+                continue
+            if all(isinstance(payload, dict) and payload.get(k) == v for k, v in match.items()):
                 return received
 
     def drain(self, wait: float = 0.2) -> list:
