@@ -71,11 +71,11 @@ def generator_command(scenario: str, url: str, pid: int, args: list[str]) -> lis
     return servers.pin(1) + node + args
 
 
-def run_once(name: str, scenario: str, args: list[str], out_dir: str, tag: str) -> dict:
+def run_once(name: str, scenario: str, args: list[str], out_dir: str, tag: str, chatserver_dir: str) -> dict:
     """Start server `name`, run one scenario against it, stop it; the generator's JSON plus context."""
     quiet = machine.wait_until_quiet()
     log_path = os.path.join(out_dir, f"{tag}-{name}-{scenario}.log")
-    with servers.Server(name, log_path) as srv:
+    with servers.Server(name, log_path, chatserver_dir) as srv:
         gen = subprocess.run(
             generator_command(scenario, srv.url, srv.pid, args),
             capture_output=True,
@@ -99,6 +99,7 @@ def run_once(name: str, scenario: str, args: list[str], out_dir: str, tag: str) 
         round=tag,
         machine_busy_before=quiet,
         server_survived=survived,
+        server_stop_s=srv.stop_s,
         server_error_lines=n_errors,
         server_first_errors=first_errors,
     )
@@ -114,6 +115,8 @@ def problems(runs: list[dict]) -> list[str]:
             out.append(f"{where}: run failed: {r['error']}")
         if not r.get("server_survived", True):
             out.append(f"{where}: server process died during the run")
+        elif r.get("server_stop_s") is None:
+            out.append(f"{where}: server still running 10 s after SIGTERM; killed")
         if r.get("server_error_lines"):
             first = r["server_first_errors"][0]
             out.append(f"{where}: {r['server_error_lines']} error lines in the server log, first: {first}")
@@ -142,6 +145,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--servers", default=",".join(SERVERS), help="order within a round (default: the default)")
     parser.add_argument("--capacity-s", type=int, help="time bound of the capacity ramp (default 600, quick 120)")
     parser.add_argument("--retries", type=int, default=1, help="repeats of a run disturbed by other load (default 1)")
+    parser.add_argument(
+        "--chatserver-dir",
+        default=servers.ROOT,
+        help="tree to run chatserver from (default: this checkout); a `git archive` snapshot with a COMMIT file "
+        "naming its commit keeps a long run on one version while the checkout changes",
+    )
     parser.add_argument("--out", help="directory for logs and raw results (default bench/out/<time>)")
     args = parser.parse_args(argv)
 
@@ -158,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown scenario {s}")
     out_dir = args.out or os.path.join(servers.BENCH, "out", time.strftime("%Y%m%d-%H%M%S"))
     os.makedirs(out_dir, exist_ok=True)
-    info = machine.describe(servers.chatserver_python())
+    info = machine.describe(servers.chatserver_python(), args.chatserver_dir)
     print(f"# machine: {json.dumps(info)}", file=sys.stderr)
 
     runs = []  # one per server, scenario and round: what the table is made of
@@ -169,8 +178,10 @@ def main(argv: list[str] | None = None) -> int:
                 if scenario == "capacity" and rnd > args.capacity_rounds:
                     continue
                 for name in names:
-                    for attempt in range(args.retries + 1):
-                        result = run_once(name, scenario, profile[scenario], out_dir, f"{rnd}.{attempt}")
+                    # Capacity is not repeated: it takes minutes and counts clients, not CPU time.
+                    for attempt in range(args.retries + 1 if scenario != "capacity" else 1):
+                        tag = f"{rnd}.{attempt}"
+                        result = run_once(name, scenario, profile[scenario], out_dir, tag, args.chatserver_dir)
                         print(json.dumps(result), file=sys.stderr, flush=True)
                         attempts.append(result)
                         if (result.get("other_cpu_frac") or 0) <= NOISY:

@@ -30,7 +30,7 @@ def cpu_model() -> str | None:
     return None
 
 
-def describe(python: str) -> dict:
+def describe(python: str, chatserver_dir: str) -> dict:
     """Cores, CPU, memory, kernel and the versions of what is being compared."""
     with open("/proc/meminfo", encoding="utf-8") as f:
         mem_kb = int(f.readline().split()[1])
@@ -50,8 +50,20 @@ def describe(python: str) -> dict:
         "kernel": platform.release(),
         "node": _first_line(["node", "--version"]),
         "chatserver_python": versions,
-        "chatserver_commit": _first_line(["git", "-C", here, "rev-parse", "--short", "HEAD"]),
+        "bench_commit": _first_line(["git", "-C", here, "describe", "--always", "--dirty"]),
+        "chatserver_dir": chatserver_dir,
+        "chatserver_commit": _snapshot_commit(chatserver_dir)
+        or _first_line(["git", "-C", chatserver_dir, "describe", "--always", "--dirty"]),
     }
+
+
+def _snapshot_commit(directory: str) -> str | None:
+    """The commit a `git archive` snapshot was made from (it writes no .git; we leave a COMMIT file)."""
+    try:
+        with open(os.path.join(directory, "COMMIT"), encoding="utf-8") as f:
+            return f.read().strip() or None
+    except OSError:
+        return None
 
 
 def _busy_and_total() -> tuple[int, int]:

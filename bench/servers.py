@@ -47,14 +47,18 @@ def chatserver_python() -> str:
     return venv if os.path.exists(venv) else "python3"
 
 
-def command(name: str, port: int) -> tuple[list[str], dict]:
-    """Command line and extra environment that start server `name` on `port`."""
+def command(name: str, port: int, chatserver_dir: str = ROOT) -> tuple[list[str], dict, str]:
+    """Command line, extra environment and working directory that start server `name` on `port`.
+
+    `python -m chatserver` imports the package from its working directory first, so
+    `chatserver_dir` can be a frozen copy of the tree while the checkout keeps changing.
+    """
     if name == "chatserver":
         cmd = [chatserver_python(), "-m", "chatserver", "--host", "127.0.0.1", "--port", str(port)]
         # Only the per-socket rate limit may be changed for the benchmark: one client sends faster than a person.
-        return cmd, {"CHATSERVER_RATE_LIMIT_PER_SECOND": "0"}
+        return cmd, {"CHATSERVER_RATE_LIMIT_PER_SECOND": "0"}, chatserver_dir
     if name == "node-seed":
-        return ["node", os.path.join(BENCH, "peers", "node-seed", "server.js"), str(port), "127.0.0.1"], {}
+        return ["node", os.path.join(BENCH, "peers", "node-seed", "server.js"), str(port), "127.0.0.1"], {}, ROOT
     raise ValueError(f"unknown server {name!r}")
 
 
@@ -68,8 +72,12 @@ ERROR_LINE = re.compile(r"Traceback|ERROR|CRITICAL|Exception|Error:|FATAL|uncaug
 class Server:
     """One server process under test; `with Server(...) as s:` starts it and always stops it."""
 
-    def __init__(self, name: str, log_path: str, core: int = 0, start_timeout_s: float = 30.0):
+    def __init__(
+        self, name: str, log_path: str, chatserver_dir: str = ROOT, core: int = 0, start_timeout_s: float = 30.0
+    ):
         self.name = name
+        self.chatserver_dir = chatserver_dir
+        self.stop_s: float | None = None  # how long SIGTERM took; None if it had to be killed
         self.log_path = log_path
         self.core = core
         self.start_timeout_s = start_timeout_s
@@ -78,11 +86,11 @@ class Server:
         self.proc: subprocess.Popen | None = None
 
     def __enter__(self) -> Server:
-        cmd, extra_env = command(self.name, self.port)
+        cmd, extra_env, cwd = command(self.name, self.port, self.chatserver_dir)
         self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in __exit__
         self.proc = subprocess.Popen(
             pin(self.core) + cmd,
-            cwd=ROOT,
+            cwd=cwd,
             env={**os.environ, **extra_env},
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -120,10 +128,13 @@ class Server:
         return self.proc is not None and self.proc.poll() is None
 
     def __exit__(self, *exc) -> None:
+        """SIGTERM, then SIGKILL after 10 s: a server slow to stop is a finding, not a reason to hang."""
         if self.proc and self.proc.poll() is None:
+            started = time.monotonic()
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout=10)
+                self.stop_s = round(time.monotonic() - started, 2)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
