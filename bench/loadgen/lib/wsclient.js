@@ -1,8 +1,8 @@
 "use strict";
 // A minimal RFC 6455 WebSocket client on a raw TCP socket, for the load generator only.
 // Why not `ws`: ws inflates permessage-deflate frames asynchronously on the libuv thread pool,
-// which costs ~60 us per received frame: against a server that compresses (eventlet does, when
-// the client offers it as browsers do) the generator, not the server, became the bottleneck.
+// which costs ~60 us per received frame: against a server that compresses (eventlet's WebSocket
+// does when the client offers it, as browsers do) the generator, not the server, was the bottleneck.
 // This client inflates synchronously (~2 us). It offers permessage-deflate like a browser,
 // never compresses what it sends (socket.io-client skips frames under 1 KiB too), and speaks
 // text frames, ping/pong and close: all a Socket.IO server sends.
@@ -42,6 +42,7 @@ function handleInflater() {
   };
 }
 
+/** The portable fallback: the previous 32 KiB of output as the preset dictionary of each message. */
 function dictionaryInflater() {
   const WINDOW = 32768;
   const history = Buffer.alloc(2 * WINDOW);
