@@ -14,7 +14,7 @@ def _first_line(cmd: list[str]) -> str | None:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=20, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    text = (out.stdout or out.stderr).strip()
+    text = (out.stdout or out.stderr).strip() if out.returncode == 0 else ""
     return text.splitlines()[0] if text else None
 
 

@@ -88,14 +88,18 @@ class Server:
     def __enter__(self) -> Server:
         cmd, extra_env, cwd = command(self.name, self.port, self.chatserver_dir)
         self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in __exit__
-        self.proc = subprocess.Popen(
-            pin(self.core) + cmd,
-            cwd=cwd,
-            env={**os.environ, **extra_env},
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            preexec_fn=raise_open_files,
-        )
+        try:
+            self.proc = subprocess.Popen(
+                pin(self.core) + cmd,
+                cwd=cwd,
+                env={**os.environ, **extra_env},
+                stdout=self.log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=raise_open_files,
+            )
+        except OSError as e:
+            self.log.close()
+            raise ServerError(f"{self.name} could not be started: {e}") from e
         try:
             self._wait_ready()
         except BaseException:
