@@ -61,7 +61,7 @@ class GracefulShutdown:
     Every message already answered ``200`` sits in its recipients' send queues before the
     answer was sent, so closing each Engine.IO socket behind what is queued (a CLOSE packet,
     as socket.io's ``io.close()`` does; clients reconnect on their own) loses none of them.
-    Closing runs the disconnect handlers, so presence is cleaned up and the others are told.
+    Closing runs the disconnect handlers, so presence is cleaned up and other nodes are told.
     """
 
     def __init__(self, app: Flask, server: greenlet.greenlet, timeout: float) -> None:
@@ -104,6 +104,7 @@ class GracefulShutdown:
         # Sockets closed before (dropped, timed out) have nothing more to deliver.
         sockets = [s for s in list(eio.sockets.values()) if not s.closed]
         logger.info("%s: shutting down, disconnecting %d clients", cause, len(sockets))
+        state.namespace.mute_presence()
         for engineio_socket in sockets:
             engineio_socket.close(wait=False)
         polling_deadline = time.monotonic() + POLLING_GRACE

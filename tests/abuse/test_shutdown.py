@@ -42,10 +42,10 @@ def sigterm_while_messages_flow(server: ServerProcess) -> None:
     received = [payload["data"] for name, payload in receiver.drain(0.5) if name == "message"]
     print(f"{len(acknowledged)} messages answered 200 before the shutdown, {len(received)} received")
     assert set(acknowledged) <= set(received)
-    # Presence was cleaned up on the way out: the watcher was told the others went offline.
+    # Presence was cleaned up on the way out. The watcher, being disconnected too, is not told
+    # that each other socket left (N² events at scale); other nodes are (tests/cluster).
     events = watcher.drain(0)
-    offline = {payload["id"] for name, payload in events if name == "presence" and payload["command"] == "offline"}
-    assert offline & {"sender", "receiver"}
+    assert not [payload for name, payload in events if name == "presence" and payload["command"] == "offline"]
     assert "clients disconnected; 0 users online" in server.log()
     for client in (sender, receiver, watcher):
         assert wait_until(lambda c=client: not c.sio.connected, timeout=5)
