@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 SYSTEM_PACKAGES := chromium redis-server nginx
 SYSTEM_COMMANDS := /usr/bin/chromium /usr/bin/redis-server /usr/sbin/nginx
 
-.PHONY: run test lint deps system-deps clean
+.PHONY: run test lint deps system-deps bench bench-quick clean
 
 run: $(VENV)/.installed
 	$(PYTHON) -m chatserver
@@ -40,5 +40,16 @@ system-deps:
 		fi; \
 	fi
 
+# chatserver against the seed's server on Node (docs/performance.md); about 25 minutes, --quick 2.
+bench: $(VENV)/.installed bench/loadgen/node_modules/.installed bench/peers/node-seed/node_modules/.installed
+	python3 bench/compare.py
+
+bench-quick: $(VENV)/.installed bench/loadgen/node_modules/.installed bench/peers/node-seed/node_modules/.installed
+	python3 bench/compare.py --quick
+
+bench/%/node_modules/.installed: bench/%/package-lock.json
+	npm ci --prefix bench/$* --no-audit --no-fund
+	touch $@
+
 clean:
-	rm -rf $(VENV) build dist *.egg-info tests/node/node_modules
+	rm -rf $(VENV) build dist *.egg-info tests/node/node_modules bench/loadgen/node_modules bench/peers/node-seed/node_modules
