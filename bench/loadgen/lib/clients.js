@@ -78,4 +78,12 @@ function closeAll(sockets) {
   for (const s of sockets) if (s) s.close();
 }
 
-module.exports = { connectOne, connectMany, closeAll };
+// Connect and log in every id, all or nothing: {sockets}, or {error} with every socket closed.
+async function loginAll(url, ids, options) {
+  const conn = await connectMany(url, ids, options);
+  if (!conn.failures) return { sockets: conn.sockets };
+  closeAll(conn.sockets);
+  return { error: `login failed for ${conn.failures} of ${ids.length}: ${conn.firstError}` };
+}
+
+module.exports = { connectOne, connectMany, loginAll, closeAll };

@@ -4,7 +4,7 @@
 // reaches the sender too, so each message makes R+S deliveries). Reports deliveries/s,
 // latency per delivery, lost deliveries and server CPU per delivery.
 
-const { connectMany, closeAll } = require("../lib/clients");
+const { loginAll, closeAll } = require("../lib/clients");
 const { Histogram } = require("../lib/histogram");
 const { snapshot, usage } = require("../lib/procstat");
 const { quiesce, payload, parsePayload, round, sleep } = require("../lib/util");
@@ -16,12 +16,8 @@ async function run(o) {
   const W = o.window;
   const N = R + S;
   const ids = Array.from({ length: N }, (_, i) => `${o.prefix}b${i}`);
-  const conn = await connectMany(o.url, ids, o.connect);
-  if (conn.failures) {
-    closeAll(conn.sockets);
-    return { error: `login failed for ${conn.failures} of ${N}: ${conn.firstError}` };
-  }
-  const socks = conn.sockets;
+  const { sockets: socks, error } = await loginAll(o.url, ids, o.connect);
+  if (error) return { error };
   const senders = socks.slice(R); // the last S sockets send; every socket receives
   await quiesce(o.pid);
 

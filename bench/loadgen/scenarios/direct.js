@@ -3,7 +3,7 @@
 // with a window of W undelivered messages per sender. Reports delivered messages/s, latency
 // (send -> delivery to the recipient), lost messages and server CPU per message.
 
-const { connectMany, closeAll } = require("../lib/clients");
+const { loginAll, closeAll } = require("../lib/clients");
 const { Histogram } = require("../lib/histogram");
 const { snapshot, usage } = require("../lib/procstat");
 const { quiesce, otherThan, payload, parsePayload, round, sleep } = require("../lib/util");
@@ -13,12 +13,8 @@ async function run(o) {
   const M = o.messages;
   const W = o.window;
   const ids = Array.from({ length: N }, (_, i) => `${o.prefix}d${i}`);
-  const conn = await connectMany(o.url, ids, o.connect);
-  if (conn.failures) {
-    closeAll(conn.sockets);
-    return { error: `login failed for ${conn.failures} of ${N}: ${conn.firstError}` };
-  }
-  const socks = conn.sockets;
+  const { sockets: socks, error } = await loginAll(o.url, ids, o.connect);
+  if (error) return { error };
   await quiesce(o.pid);
 
   const hist = new Histogram();

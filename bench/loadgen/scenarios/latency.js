@@ -3,7 +3,7 @@
 // total rate, well below saturation, whatever the replies do; latency is send -> delivery.
 // send_lag shows how late the generator itself was against the schedule.
 
-const { connectMany, closeAll } = require("../lib/clients");
+const { loginAll, closeAll } = require("../lib/clients");
 const { Histogram } = require("../lib/histogram");
 const { snapshot, usage } = require("../lib/procstat");
 const { quiesce, otherThan, payload, parsePayload, round, sleep } = require("../lib/util");
@@ -11,12 +11,8 @@ const { quiesce, otherThan, payload, parsePayload, round, sleep } = require("../
 async function run(o) {
   const N = o.clients;
   const ids = Array.from({ length: N }, (_, i) => `${o.prefix}l${i}`);
-  const conn = await connectMany(o.url, ids, o.connect);
-  if (conn.failures) {
-    closeAll(conn.sockets);
-    return { error: `login failed for ${conn.failures} of ${N}: ${conn.firstError}` };
-  }
-  const socks = conn.sockets;
+  const { sockets: socks, error } = await loginAll(o.url, ids, o.connect);
+  if (error) return { error };
   await quiesce(o.pid);
 
   const hist = new Histogram();
