@@ -29,6 +29,10 @@ MODES = {
     "gunicorn": lambda port: (
         [str(BIN / "gunicorn"), "-k", "eventlet", "-w", "1", "--bind", f"127.0.0.1:{port}", "wsgi:app"], {}),
     "flask-run": lambda port: ([str(BIN / "flask"), "--app", "chatserver", "run", "--port", str(port)], {}),
+    # The way off eventlet: gevent's worker patches, create_app follows (wsgi.py is eventlet's entry point).
+    "gunicorn-gevent": lambda port: (
+        [str(BIN / "gunicorn"), "-k", "gevent", "-w", "1", "--bind", f"127.0.0.1:{port}", "chatserver:create_app()"],
+        {}),
 }
 
 # What the client asks for → the transport it must end up on.
@@ -44,7 +48,7 @@ def start(mode: str, tmp_path: Path, **env: str) -> ServerProcess:
     port = free_port()
     command, mode_env = MODES[mode](port)
     # gunicorn's SIGTERM is a graceful stop that waits seconds for idle connections; SIGINT is quick.
-    stop_signal = signal.SIGINT if mode == "gunicorn" else signal.SIGTERM
+    stop_signal = signal.SIGINT if mode.startswith("gunicorn") else signal.SIGTERM
     return ServerProcess(command, port, env={**mode_env, **env}, cwd=ROOT, log_dir=tmp_path,
                          stop_signal=stop_signal).start()
 
