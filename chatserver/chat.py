@@ -165,10 +165,12 @@ class ChatService:
 
     def handle(self, sid: str, event: Any, payload: Any = None) -> Outbox:
         """Run one client event and return what to emit; never raises."""
-        command = event[:MAX_LABEL_LENGTH] if isinstance(event, str) else ""
+        # A client may name an event with any JSON value; only strings name actions.
+        name = event if isinstance(event, str) else ""
+        command = name[:MAX_LABEL_LENGTH]
         try:
             self._admit(sid)
-            action = self._actions.get(event) if isinstance(event, str) else None
+            action = self._actions.get(name)
             if action is None:
                 raise ChatError("400", "400-unknown")
             return action(sid, payload)
