@@ -1,20 +1,41 @@
-"""A cheaper WebSocket for engine.io under eventlet: no per-message compression, fast unmasking.
+"""A cheaper WebSocket for engine.io under eventlet: no compression, fast unmasking, coalesced writes.
 
-Profiling the one-to-one benchmark (docs/performance.md) showed eventlet's WebSocket spending
-about a fifth of the server's CPU on two things a chat does not need to pay for:
+Profiling the benchmarks (docs/performance.md) showed eventlet's WebSocket and engine.io's writer
+spending much of the server's CPU on work a chat does not need to pay for:
 
 - permessage-deflate, negotiated whenever the client offers it (browsers always do): every small
   chat frame is run through zlib. The Node.js socket.io server leaves it off by default, and so
   do we: the extension offer is removed before eventlet sees it.
 - unmasking each incoming frame one byte at a time in a Python generator; one big-integer XOR
   does the same.
+- one queue hand-off, one frame build and one ``send()`` system call per outgoing packet. Once a
+  socket has upgraded, ``CoalescingWriter`` frames each packet where it is emitted (once per
+  packet, so a broadcast frames once for all its recipients), buffers the frame, and wakes the
+  socket's writer once; the writer sends all buffered frames in one system call.
 
-Imported only when the async mode is eventlet.
+Imported only when the async mode is eventlet, whose green threads never run two emitters at once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+# What the writer's queue carries instead of packets: encodes to FLUSH, the cue to send the buffer.
+FLUSH = object()
+
+
+class _FlushCue:
+    """An item for engine.io's writer queue: the writer calls ``ws.send(item.encode())``."""
+
+    data = None  # sized like an empty packet by the bounded send queue
+
+    @staticmethod
+    def encode() -> object:
+        return FLUSH
+
+
+FLUSH_CUE = _FlushCue()
 
 
 def unmask(data: bytes, mask: bytes, length: int | None = None, offset: int = 0) -> bytes:
@@ -28,11 +49,83 @@ def unmask(data: bytes, mask: bytes, length: int | None = None, offset: int = 0)
     return (int.from_bytes(data[:length], "big") ^ int.from_bytes(key, "big")).to_bytes(length, "big")
 
 
+def websocket_frame(packet: Any) -> bytes:
+    """Return the unmasked, unfragmented WebSocket frame of an Engine.IO packet, built once per packet."""
+    frame = getattr(packet, "chatserver_frame", None)
+    if frame is None:
+        encoded = packet.encode()
+        if packet.binary:
+            opcode, payload = 0x82, encoded
+        else:
+            opcode, payload = 0x81, encoded.encode()
+        length = len(payload)
+        if length < 126:
+            header = bytes((opcode, length))
+        elif length < 65536:
+            header = bytes((opcode, 126)) + length.to_bytes(2, "big")
+        else:
+            header = bytes((opcode, 127)) + length.to_bytes(8, "big")
+        frame = packet.chatserver_frame = header + payload
+    return frame
+
+
+class CoalescingWriter:
+    """Takes over ``send`` of an upgraded Engine.IO socket and the frame writes of its WebSocket.
+
+    Frames wait in a buffer of at most ``limit`` bytes (0: no limit); past it ``on_overflow`` runs
+    once with the socket's queue (see sendqueue.SlowConsumerGuard) and frames are dropped.
+    """
+
+    def __init__(self, engineio_socket: Any, websocket: Any, limit: int, on_overflow: Callable[[Any], None]) -> None:
+        self.engineio_socket = engineio_socket
+        self.websocket = websocket
+        self.limit = limit
+        self.on_overflow = on_overflow
+        self.frames: list[bytes] = []
+        self.buffered_bytes = 0
+        self.overflowed = False
+        self._send_packet = engineio_socket.send
+        self._send_message = websocket.send
+        engineio_socket.send = self.send
+        websocket.send = self.send_message
+
+    def send(self, packet: Any) -> None:
+        """Engine.IO's ``Socket.send``: buffer the packet's frame once the socket is on WebSocket."""
+        engineio_socket = self.engineio_socket
+        if not engineio_socket.upgraded or engineio_socket.upgrading:
+            # Still long-polling, or engine.io holds sends back while upgrading: its queue, as before.
+            return self._send_packet(packet)
+        if not engineio_socket.check_ping_timeout() or self.overflowed:
+            return
+        frame = websocket_frame(packet)
+        if self.limit and self.buffered_bytes + len(frame) > self.limit:
+            self.overflowed = True
+            self.on_overflow(engineio_socket.queue)
+            return
+        self.frames.append(frame)
+        self.buffered_bytes += len(frame)
+        if len(self.frames) == 1:
+            # Behind whatever engine.io queued before the upgrade, so the order on the wire holds.
+            engineio_socket.queue.put(FLUSH_CUE)
+
+    def send_message(self, message: Any, **kwargs: Any) -> None:
+        """The WebSocket's ``send``: on the FLUSH cue write every buffered frame at once."""
+        if message is not FLUSH:
+            return self._send_message(message, **kwargs)
+        frames, self.frames, self.buffered_bytes = self.frames, [], 0
+        if frames:
+            self.websocket._send(b"".join(frames))  # eventlet's sendall, under its send lock
+
+
 def lean_websocket_class(base: type) -> type:
-    """Return a subclass of engine.io's eventlet WebSocket app without compression, with ``unmask``."""
+    """Return a subclass of engine.io's eventlet WebSocket app: no compression, ``unmask``, coalesced writes.
+
+    ``base`` must keep the Engine.IO socket it serves as ``_engineio_socket`` (sendqueue's
+    RecordingWebSocket does).
+    """
 
     class LeanWebSocket(base):
-        """engine.io's eventlet WebSocket WSGI app, refusing permessage-deflate and unmasking fast."""
+        """engine.io's eventlet WebSocket WSGI app, refusing permessage-deflate and writing in batches."""
 
         def __call__(self, environ: dict, start_response: Any) -> Any:
             environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
@@ -41,6 +134,15 @@ def lean_websocket_class(base: type) -> type:
         def _handle_hybi_request(self, environ: dict) -> Any:
             websocket = super()._handle_hybi_request(environ)
             websocket._apply_mask = unmask  # eventlet calls self._apply_mask(data, mask, length=, offset=)
+            engineio_socket = self._engineio_socket
+            if engineio_socket is not None:
+                queue = engineio_socket.queue
+                CoalescingWriter(
+                    engineio_socket,
+                    websocket,
+                    getattr(queue, "limit", 0),
+                    getattr(queue, "on_overflow", lambda _queue: None),
+                )
             return websocket
 
     return LeanWebSocket

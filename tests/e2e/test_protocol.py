@@ -325,6 +325,27 @@ def test_broadcast_reaches_every_connected_socket_and_only_acks(connect):
     assert [name for name, _ in alice.until("response", command="logout")] == ["response"]
 
 
+def test_bursts_from_several_senders_arrive_whole_and_in_each_senders_order(connect):
+    """Many frames queued for one socket at once (small and 11 KB ones mixed) all arrive, in order."""
+    receiver, senders = connect(), [connect(), connect()]
+    receiver_id = new_id("burst-receiver")
+    login(receiver, receiver_id)
+    sender_ids = [new_id("burst-sender") for _ in senders]
+    for sender, sender_id in zip(senders, sender_ids, strict=True):
+        login(sender, sender_id)
+    sizes = [0, 10, 300, 1900]
+    for round_ in range(2):
+        for size in sizes:
+            for sender in senders:
+                sender.emit("message", {"recepient": receiver_id, "data": f"{round_}:{size}:" + "한" * size})
+    expected = [f"{round_}:{size}:" + "한" * size for round_ in range(2) for size in sizes]
+    got = {sender_id: [] for sender_id in sender_ids}
+    for _ in range(len(expected) * len(senders)):
+        message = receiver.next("message", timeout=10)
+        got[message["sender"]].append(message["data"])
+    assert got == {sender_id: expected for sender_id in sender_ids}
+
+
 def test_one_to_one_is_200_and_reaches_only_the_recipient(connect):
     """message to a logged-in user: 200 (response == ack); only that user gets it, not the sender nor others."""
     alice, bob, carol = connect(), connect(), connect()
