@@ -8,6 +8,8 @@ spending much of the server's CPU on work a chat does not need to pay for:
   do we: the extension offer is removed before eventlet sees it.
 - unmasking each incoming frame one byte at a time in a Python generator; one big-integer XOR
   does the same.
+- three ``recv()`` system calls per incoming frame (header, mask, payload): ``BufferedReceive``
+  reads what the kernel has, so one call serves a frame, or several that arrived together.
 - one queue hand-off, one frame build and one ``send()`` system call per outgoing packet. Once a
   socket has upgraded, ``CoalescingWriter`` frames each packet where it is emitted (once per
   packet, so a broadcast frames once for all its recipients), buffers the frame, and wakes the
@@ -49,6 +51,25 @@ def unmask(data: bytes, mask: bytes, length: int | None = None, offset: int = 0)
     return (int.from_bytes(data[:length], "big") ^ int.from_bytes(key, "big")).to_bytes(length, "big")
 
 
+class BufferedReceive:
+    """The client connection as the WebSocket reads it: each ``recv()`` takes what the kernel holds."""
+
+    CHUNK = 16384
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+        self.pending = b""
+
+    def recv(self, size: int) -> bytes:
+        """Return at most ``size`` bytes: buffered ones first, else what one system call brings."""
+        data = self.pending or self.connection.recv(max(size, self.CHUNK))
+        self.pending = data[size:]
+        return data[:size]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.connection, name)  # sendall, settimeout, shutdown, close, ...
+
+
 def websocket_frame(packet: Any) -> bytes:
     """Return the unmasked, unfragmented WebSocket frame of an Engine.IO packet, built once per packet."""
     frame = getattr(packet, "chatserver_frame", None)
@@ -72,8 +93,11 @@ def websocket_frame(packet: Any) -> bytes:
 class CoalescingWriter:
     """Takes over ``send`` of an upgraded Engine.IO socket and the frame writes of its WebSocket.
 
-    Frames wait in a buffer of at most ``limit`` bytes (0: no limit); past it ``on_overflow`` runs
-    once with the socket's queue (see sendqueue.SlowConsumerGuard) and frames are dropped.
+    While the writer is stuck sending to a client that does not read, at most ``limit`` bytes (0:
+    no limit) may wait; past that ``on_overflow`` runs once with the socket's queue (see
+    sendqueue.SlowConsumerGuard) and frames are dropped. While the writer is not stuck, frames
+    are not counted: a client that reads may get a burst bigger than the limit (what one turn
+    of packet handling emits, see packetfilter.TURN) and is not dropped for it.
     """
 
     def __init__(self, engineio_socket: Any, websocket: Any, limit: int, on_overflow: Callable[[Any], None]) -> None:
@@ -83,6 +107,7 @@ class CoalescingWriter:
         self.on_overflow = on_overflow
         self.frames: list[bytes] = []
         self.buffered_bytes = 0
+        self.sending = False
         self.overflowed = False
         self._send_packet = engineio_socket.send
         self._send_message = websocket.send
@@ -98,7 +123,7 @@ class CoalescingWriter:
         if not engineio_socket.check_ping_timeout() or self.overflowed:
             return
         frame = websocket_frame(packet)
-        if self.limit and self.buffered_bytes + len(frame) > self.limit:
+        if self.sending and self.limit and self.buffered_bytes + len(frame) > self.limit:
             self.overflowed = True
             self.on_overflow(engineio_socket.queue)
             return
@@ -114,7 +139,11 @@ class CoalescingWriter:
             return self._send_message(message, **kwargs)
         frames, self.frames, self.buffered_bytes = self.frames, [], 0
         if frames:
-            self.websocket._send(b"".join(frames))  # eventlet's sendall, under its send lock
+            self.sending = True
+            try:
+                self.websocket._send(b"".join(frames))  # eventlet's sendall, under its send lock
+            finally:
+                self.sending = False
 
 
 def lean_websocket_class(base: type) -> type:
@@ -134,6 +163,7 @@ def lean_websocket_class(base: type) -> type:
         def _handle_hybi_request(self, environ: dict) -> Any:
             websocket = super()._handle_hybi_request(environ)
             websocket._apply_mask = unmask  # eventlet calls self._apply_mask(data, mask, length=, offset=)
+            websocket.socket = BufferedReceive(websocket.socket)
             engineio_socket = self._engineio_socket
             if engineio_socket is not None:
                 queue = engineio_socket.queue

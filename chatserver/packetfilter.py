@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 logger = logging.getLogger(__name__)
 
 # Socket.IO BINARY_EVENT and BINARY_ACK: the packet type is the first character.
 BINARY_PACKET_TYPES = ("5", "6")
+# How long packets are handled before other green threads get a turn, in seconds.
+TURN = 0.001
 
 
 def is_binary(data: Any) -> bool:
@@ -29,12 +32,15 @@ class IncomingPacketFilter:
     traceback each.
 
     Engine.IO reads a WebSocket in a loop that only yields to other green threads when the
-    socket has no data buffered, so a flooding client would keep the others waiting: after
-    every packet this yields.
+    socket has no data buffered, so a flooding client would keep the others waiting: once
+    packets have been handled for ``TURN`` since the last yield, this yields. Not yielding after
+    every packet saves a hub switch per packet and lets the replies to packets that arrived
+    together leave in one write.
     """
 
     def __init__(self, eio: Any) -> None:
         self.eio = eio
+        self._last_yield = 0.0
         self._receive = eio.handlers["message"]
         eio.handlers["message"] = self.on_message
 
@@ -52,4 +58,7 @@ class IncomingPacketFilter:
             logger.debug("dropped a malformed packet from %s: %.200r", sid, data, exc_info=True)
             return None
         finally:
-            self.eio.sleep(0)
+            now = time.monotonic()
+            if now - self._last_yield >= TURN:
+                self._last_yield = now
+                self.eio.sleep(0)
