@@ -20,8 +20,12 @@ Imported only when the async mode is eventlet, whose green threads never run two
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from typing import Any
+
+from engineio.packet import CLOSE, PING
+from eventlet.hubs import get_hub
 
 # What the writer's queue carries instead of packets: encodes to FLUSH, the cue to send the buffer.
 FLUSH = object()
@@ -38,6 +42,11 @@ class _FlushCue:
 
 
 FLUSH_CUE = _FlushCue()
+
+# Packets that go through the socket's writer green thread, never straight from the hub. CLOSE
+# must be written before engine.io stops the writer. engine.io's writer stops when its queue
+# stays empty for a ping interval plus timeout, so each PING also keeps the writer alive.
+WRITER_PACKET_TYPES = (CLOSE, PING)
 
 
 def unmask(data: bytes, mask: bytes, length: int | None = None, offset: int = 0) -> bytes:
@@ -90,24 +99,55 @@ def websocket_frame(packet: Any) -> bytes:
     return frame
 
 
+class HubFlusher:
+    """Writes the frames buffered during a turn once it ends, from eventlet's hub: no green thread wakes."""
+
+    def __init__(self) -> None:
+        self.dirty: list[CoalescingWriter] = []
+
+    def mark(self, writer: CoalescingWriter) -> None:
+        """Have ``writer`` write its frames when the running green thread next yields."""
+        if not self.dirty:
+            get_hub().schedule_call_global(0, self.flush)
+        self.dirty.append(writer)
+
+    def flush(self) -> None:
+        """Write every marked writer's frames (runs in the hub)."""
+        dirty, self.dirty = self.dirty, []
+        for writer in dirty:
+            writer.write_now()
+
+
+# One per process: chatserver runs eventlet's hub in one thread.
+FLUSHER = HubFlusher()
+
+
 class CoalescingWriter:
     """Takes over ``send`` of an upgraded Engine.IO socket and the frame writes of its WebSocket.
 
+    Frames emitted during a turn are written together when it ends, with one non-blocking
+    ``send()`` from the hub. When the client does not take them all, the socket's writer green
+    thread takes over and blocks on the rest, as engine.io's writer always did; so it does
+    right after the upgrade (to send what engine.io held back first) and for the packets in
+    ``WRITER_PACKET_TYPES``.
+
     While the writer is stuck sending to a client that does not read, at most ``limit`` bytes (0:
     no limit) may wait; past that ``on_overflow`` runs once with the socket's queue (see
-    sendqueue.SlowConsumerGuard) and frames are dropped. While the writer is not stuck, frames
-    are not counted: a client that reads may get a burst bigger than the limit (what one turn
-    of packet handling emits, see packetfilter.TURN) and is not dropped for it.
+    sendqueue.SlowConsumerGuard) and frames are dropped. Frames a client takes as fast as they
+    come are not counted, so a burst bigger than the limit does not drop a client that reads.
     """
 
     def __init__(self, engineio_socket: Any, websocket: Any, limit: int, on_overflow: Callable[[Any], None]) -> None:
         self.engineio_socket = engineio_socket
         self.websocket = websocket
+        connection = websocket.socket
+        self.raw_connection = getattr(connection, "fd", connection)  # eventlet's GreenSocket wraps the real one
         self.limit = limit
         self.on_overflow = on_overflow
         self.frames: list[bytes] = []
         self.buffered_bytes = 0
-        self.sending = False
+        self.writer_busy = True  # until the writer has sent what engine.io queued before the upgrade
+        self.cued = False
         self.overflowed = False
         self._send_packet = engineio_socket.send
         self._send_message = websocket.send
@@ -123,27 +163,53 @@ class CoalescingWriter:
         if not engineio_socket.check_ping_timeout() or self.overflowed:
             return
         frame = websocket_frame(packet)
-        if self.sending and self.limit and self.buffered_bytes + len(frame) > self.limit:
+        if packet.packet_type in WRITER_PACKET_TYPES:
+            self.writer_busy = True
+        if not self.writer_busy:
+            self.frames.append(frame)
+            if len(self.frames) == 1:
+                FLUSHER.mark(self)
+            return
+        if self.limit and self.buffered_bytes + len(frame) > self.limit:
             self.overflowed = True
             self.on_overflow(engineio_socket.queue)
             return
         self.frames.append(frame)
         self.buffered_bytes += len(frame)
-        if len(self.frames) == 1:
-            # Behind whatever engine.io queued before the upgrade, so the order on the wire holds.
-            engineio_socket.queue.put(FLUSH_CUE)
+        self._cue_writer()
+
+    def write_now(self) -> None:
+        """Write the buffered frames without blocking; leave what the client did not take to the writer."""
+        if self.writer_busy or not self.frames:
+            return
+        data = b"".join(self.frames)
+        self.frames = []
+        try:
+            sent = self.raw_connection.send(data, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            return  # the connection is gone: its reader finds out and closes the socket
+        if sent < len(data):
+            self.frames.append(data[sent:])
+            self.writer_busy = True
+            self._cue_writer()
+
+    def _cue_writer(self) -> None:
+        if not self.cued:
+            self.cued = True
+            # Behind whatever engine.io queued before, so the order on the wire holds.
+            self.engineio_socket.queue.put(FLUSH_CUE)
 
     def send_message(self, message: Any, **kwargs: Any) -> None:
-        """The WebSocket's ``send``: on the FLUSH cue write every buffered frame at once."""
+        """The WebSocket's ``send``, called by the writer: on the FLUSH cue write until nothing is left."""
         if message is not FLUSH:
             return self._send_message(message, **kwargs)
-        frames, self.frames, self.buffered_bytes = self.frames, [], 0
-        if frames:
-            self.sending = True
-            try:
-                self.websocket._send(b"".join(frames))  # eventlet's sendall, under its send lock
-            finally:
-                self.sending = False
+        while self.frames:
+            frames, self.frames, self.buffered_bytes = self.frames, [], 0
+            self.websocket._send(b"".join(frames))  # eventlet's sendall, under its send lock: may block
+        self.cued = False
+        self.writer_busy = False
 
 
 def lean_websocket_class(base: type) -> type:

@@ -83,6 +83,22 @@ def test_connections_per_address_are_capped_and_freed_on_disconnect(server):
             client.close()
 
 
+def test_a_client_that_answers_pings_stays_connected_through_many_intervals(server):
+    """Idle but answering pings: kept for 4 intervals, twice what engine.io's writer waits for a packet."""
+    idle, peer = RecordingClient(server.url), RecordingClient(server.url)
+    try:
+        assert idle.call("login", {"id": "idle"})["code"] == "200"
+        assert peer.call("login", {"id": "peer"})["code"] == "200"
+        sid = idle.sio.get_sid()
+        peer.drain(wait=4.0)
+        assert idle.sio.connected and idle.sio.get_sid() == sid, "the idle client was dropped and reconnected"
+        assert peer.call("message", {"recepient": "idle", "data": "still there?"})["code"] == "200"
+        assert idle.next("message", data="still there?")["sender"] == "peer"
+    finally:
+        idle.close()
+        peer.close()
+
+
 def test_a_client_that_stops_answering_pings_is_dropped_within_interval_plus_timeout(server):
     watcher = RecordingClient(server.url)
     silent = RawWebSocket(server)
