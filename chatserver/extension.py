@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask
 from flask_cors import CORS
 from flask_socketio import SocketIO
+from socketio.packet import Packet
 
 from .admission import Admission
 from .chat import ChatService
 from .config import DEFAULTS
 from .events import ChatNamespace
 from .packetfilter import IncomingPacketFilter
+from .packets import ChatPacket
 from .presence import MemoryPresence
 from .sendqueue import SlowConsumerGuard
 from .views import blueprint
@@ -137,6 +139,8 @@ class ChatServer:
                 **queue,
             )
             admission = guard_transport(app, socketio)
+            if socketio.server.packet_class is Packet:
+                socketio.server.packet_class = ChatPacket
         elif cluster:
             logger.warning("CHATSERVER_MESSAGE_QUEUE is set but the SocketIO given brings its own client manager: "
                            "emits cross nodes only if that manager shares a queue with the other nodes")

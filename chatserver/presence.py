@@ -66,8 +66,10 @@ class MemoryPresence(Presence):
     def __init__(self) -> None:
         self._user_by_sid: dict[str, str] = {}
         self._sids_by_user: dict[str, set[str]] = {}
-        # A user's alias is the one given when their first socket logged in.
-        self._alias_by_user: dict[str, str] = {}
+        # {id, alias} of each online user; the alias is the one its first socket logged in with.
+        self._entry_by_user: dict[str, dict] = {}
+        # users(), kept until someone comes online or goes offline: each login asks for it.
+        self._users: list[dict] | None = None
 
     def add(self, sid: str, user: str, alias: str) -> bool:
         sids = self._sids_by_user.setdefault(user, set())
@@ -75,7 +77,8 @@ class MemoryPresence(Presence):
         sids.add(sid)
         self._user_by_sid[sid] = user
         if first:
-            self._alias_by_user[user] = alias
+            self._entry_by_user[user] = {"id": user, "alias": alias}
+            self._users = None
         return first
 
     def remove(self, sid: str) -> Departure | None:
@@ -84,11 +87,12 @@ class MemoryPresence(Presence):
             return None
         sids = self._sids_by_user[user]
         sids.discard(sid)
-        alias = self._alias_by_user[user]
+        alias = self._entry_by_user[user]["alias"]
         if sids:
             return Departure(user, alias, last=False)
         del self._sids_by_user[user]
-        del self._alias_by_user[user]
+        del self._entry_by_user[user]
+        self._users = None
         return Departure(user, alias, last=True)
 
     def user_of(self, sid: str) -> str | None:
@@ -98,8 +102,11 @@ class MemoryPresence(Presence):
         return user in self._sids_by_user
 
     def users(self) -> list[dict]:
-        return [{"id": user, "alias": self._alias_by_user[user]} for user in sorted(self._sids_by_user)]
+        if self._users is None:
+            entries = self._entry_by_user
+            self._users = [entries[user] for user in sorted(entries)]
+        return list(self._users)  # the entries are shared: callers only serialize them
 
     def sockets(self) -> list[tuple[str, str, str]]:
         """Return every logged-in socket as ``(sid, user, alias)``."""
-        return [(sid, user, self._alias_by_user[user]) for sid, user in self._user_by_sid.items()]
+        return [(sid, user, self._entry_by_user[user]["alias"]) for sid, user in self._user_by_sid.items()]

@@ -229,6 +229,21 @@ def test_memory_presence_keeps_the_first_alias_until_the_user_leaves():
     assert presence.remove("s2") is None and presence.users() == []
 
 
+def test_memory_presence_users_stay_sorted_and_current_as_users_come_and_go():
+    presence = MemoryPresence()
+    presence.add("s1", "carol", "C")
+    presence.add("s2", "alice", "A")
+    listed = presence.users()
+    assert listed == [{"id": "alice", "alias": "A"}, {"id": "carol", "alias": "C"}]
+    listed.append({"id": "mallory", "alias": "M"})  # a caller's changes to its copy stay there
+    presence.add("s3", "bob", "B")
+    assert [user["id"] for user in presence.users()] == ["alice", "bob", "carol"]
+    presence.add("s4", "bob", "Bobby")  # a second socket changes nothing
+    assert [user["id"] for user in presence.users()] == ["alice", "bob", "carol"]
+    presence.remove("s2")
+    assert presence.users() == [{"id": "bob", "alias": "B"}, {"id": "carol", "alias": "C"}]
+
+
 def test_message_ids_are_unique_within_and_across_services():
     first, second = ChatService(rate_per_second=0), ChatService(rate_per_second=0)
     ids = {service.new_id() for service in (first, second) for _ in range(1000)}

@@ -1,0 +1,30 @@
+"""ChatPacket's binary check answers exactly as python-socketio's own, and the app uses it."""
+
+from hypothesis import given
+from hypothesis import strategies as st
+from socketio.packet import BINARY_EVENT, EVENT, Packet
+
+from chatserver import create_app
+from chatserver.packets import ChatPacket
+
+leaves = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=5),
+                   st.binary(max_size=3), st.builds(bytearray, st.binary(max_size=3)))
+json_like = st.recursive(leaves, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner,
+                                                                                           max_size=4), max_leaves=25)
+
+
+@given(json_like)
+def test_binary_check_matches_python_socketio(data):
+    assert ChatPacket.data_is_binary(data) == Packet.data_is_binary(data)
+
+
+def test_bytes_deep_in_a_list_of_users_still_make_a_binary_event():
+    users = [{"id": f"u{i}", "alias": f"U{i}"} for i in range(1000)]
+    assert ChatPacket(EVENT, ["presence", {"command": "list", "users": users}]).packet_type == EVENT
+    users[500]["avatar"] = b"\x89PNG"
+    assert ChatPacket(EVENT, ["presence", {"command": "list", "users": users}]).packet_type == BINARY_EVENT
+
+
+def test_the_chat_app_sends_chat_packets():
+    app = create_app({"TESTING": True})
+    assert app.extensions["chatserver"].socketio.server.packet_class is ChatPacket
