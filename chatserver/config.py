@@ -76,7 +76,8 @@ SETTINGS = (
         "SEND_QUEUE_BYTES",
         262144,
         int,
-        "Bytes waiting to be sent to one client before it is dropped as a slow consumer; `0` is no limit.",
+        "Bytes waiting to be sent to one client, besides its largest packet, before it is dropped as a slow "
+        "consumer; `0` is no limit.",
     ),
     Setting("PING_INTERVAL", 25, int, "Seconds between Engine.IO pings."),
     Setting("PING_TIMEOUT", 20, int, "Seconds to wait for a pong before dropping the connection."),

@@ -27,6 +27,8 @@ from typing import Any
 from engineio.packet import CLOSE, PING
 from eventlet.hubs import get_hub
 
+from .sendqueue import bytes_over_largest
+
 # What the writer's queue carries instead of packets: encodes to FLUSH, the cue to send the buffer.
 FLUSH = object()
 
@@ -131,13 +133,15 @@ class CoalescingWriter:
     right after the upgrade (to send what engine.io held back first) and for the packets in
     ``WRITER_PACKET_TYPES``.
 
-    While the writer is stuck sending to a client that does not read, at most ``limit`` bytes (0:
-    no limit) may wait; past that ``on_overflow`` runs once with the socket's queue (see
-    sendqueue.SlowConsumerGuard) and frames are dropped. Frames a client takes as fast as they
-    come are not counted, so a burst bigger than the limit does not drop a client that reads.
+    While the writer has frames, at most ``limit`` bytes (0: no limit) besides the largest may
+    wait, as in sendqueue's BoundedSendQueue; past that ``on_overflow(queue, waiting)`` runs once
+    (see sendqueue.SlowConsumerGuard) and frames are dropped. Frames a client takes as fast as
+    they come are not counted, so a burst bigger than the limit does not drop a client that reads.
     """
 
-    def __init__(self, engineio_socket: Any, websocket: Any, limit: int, on_overflow: Callable[[Any], None]) -> None:
+    def __init__(
+        self, engineio_socket: Any, websocket: Any, limit: int, on_overflow: Callable[[Any, int], None]
+    ) -> None:
         self.engineio_socket = engineio_socket
         self.websocket = websocket
         connection = websocket.socket
@@ -146,6 +150,7 @@ class CoalescingWriter:
         self.on_overflow = on_overflow
         self.frames: list[bytes] = []
         self.buffered_bytes = 0
+        self.largest_frame = 0  # since the frames were last taken
         self.writer_busy = True  # until the writer has sent what engine.io queued before the upgrade
         self.cued = False
         self.overflowed = False
@@ -167,15 +172,19 @@ class CoalescingWriter:
             self.writer_busy = True
         if not self.writer_busy:
             self.frames.append(frame)
+            self.buffered_bytes += len(frame)
+            self.largest_frame = max(self.largest_frame, len(frame))
             if len(self.frames) == 1:
                 FLUSHER.mark(self)
             return
-        if self.limit and self.buffered_bytes + len(frame) > self.limit:
+        waiting = bytes_over_largest(self.buffered_bytes, self.largest_frame, len(frame))
+        if self.limit and waiting > self.limit:
             self.overflowed = True
-            self.on_overflow(engineio_socket.queue)
+            self.on_overflow(engineio_socket.queue, waiting)
             return
         self.frames.append(frame)
         self.buffered_bytes += len(frame)
+        self.largest_frame = max(self.largest_frame, len(frame))
         self._cue_writer()
 
     def write_now(self) -> None:
@@ -183,7 +192,7 @@ class CoalescingWriter:
         if self.writer_busy or not self.frames:
             return
         data = b"".join(self.frames)
-        self.frames = []
+        self.frames, self.buffered_bytes, self.largest_frame = [], 0, 0
         try:
             sent = self.raw_connection.send(data, socket.MSG_DONTWAIT)
         except BlockingIOError:
@@ -192,6 +201,7 @@ class CoalescingWriter:
             return  # the connection is gone: its reader finds out and closes the socket
         if sent < len(data):
             self.frames.append(data[sent:])
+            self.buffered_bytes = self.largest_frame = len(data) - sent
             self.writer_busy = True
             self._cue_writer()
 
@@ -206,7 +216,7 @@ class CoalescingWriter:
         if message is not FLUSH:
             return self._send_message(message, **kwargs)
         while self.frames:
-            frames, self.frames, self.buffered_bytes = self.frames, [], 0
+            frames, self.frames, self.buffered_bytes, self.largest_frame = self.frames, [], 0, 0
             self.websocket._send(b"".join(frames))  # eventlet's sendall, under its send lock: may block
         self.cued = False
         self.writer_busy = False
@@ -237,7 +247,7 @@ def lean_websocket_class(base: type) -> type:
                     engineio_socket,
                     websocket,
                     getattr(queue, "limit", 0),
-                    getattr(queue, "on_overflow", lambda _queue: None),
+                    getattr(queue, "on_overflow", lambda _queue, _waiting: None),
                 )
             return websocket
 

@@ -5,7 +5,8 @@ python-engineio gives each socket an unbounded queue of packets waiting to be se
 stops reading, its WebSocket writer blocks on a full TCP buffer (or, on long-polling, no GET
 comes) and every packet for it piles up in server memory. Here each socket's queue counts the
 bytes it holds; past the limit the client is disconnected, its TCP connection cut, and the
-reason logged.
+reason logged. The largest packet waiting is not counted: one packet bigger than the limit
+(the presence list, with many thousands online) is no sign of a client that stopped reading.
 """
 
 from __future__ import annotations
@@ -33,17 +34,23 @@ def packet_size(packet: Any) -> int:
     return PACKET_OVERHEAD + (len(data) if isinstance(data, (str, bytes)) else 0)
 
 
+def bytes_over_largest(queued_bytes: int, largest: int, size: int) -> int:
+    """Bytes waiting once a packet of ``size`` joins ``queued_bytes``, less the largest packet."""
+    return queued_bytes + size - max(largest, size)
+
+
 def bounded_queue_class(base: type) -> type:
     """Return a subclass of the async mode's queue class that holds at most ``limit`` bytes."""
 
     class BoundedSendQueue(base):
-        """An Engine.IO send queue: past ``limit`` bytes (0: no limit) ``on_overflow`` runs once and
-        packets are dropped; ``join`` gives up after ``FLUSH_WAIT`` seconds."""
+        """An Engine.IO send queue: past ``limit`` bytes (0: no limit) besides its largest packet
+        ``on_overflow(queue, waiting_bytes)`` runs once and packets are dropped; ``join`` gives
+        up after ``FLUSH_WAIT`` seconds."""
 
         def __init__(
             self,
             limit: int,
-            on_overflow: Callable[[Any], None],
+            on_overflow: Callable[[Any, int], None],
             sleep: Callable[[float], None],
             *args: Any,
             **kwargs: Any,
@@ -54,6 +61,8 @@ def bounded_queue_class(base: type) -> type:
             self.sleep = sleep
             self.queued_bytes = 0
             self.overflowed = False
+            # The largest packet put since the queue was last empty.
+            self.largest = 0
             self._count_lock = threading.Lock()
 
         def put(self, item: Any, *args: Any, **kwargs: Any) -> None:
@@ -63,13 +72,15 @@ def bounded_queue_class(base: type) -> type:
                 with self._count_lock:
                     if self.overflowed:
                         return
-                    overflows = bool(self.limit) and self.queued_bytes + size > self.limit
+                    waiting = bytes_over_largest(self.queued_bytes, self.largest, size)
+                    overflows = bool(self.limit) and waiting > self.limit
                     if overflows:
                         self.overflowed = True
                     else:
                         self.queued_bytes += size
+                        self.largest = max(self.largest, size)
                 if overflows:
-                    self.on_overflow(self)
+                    self.on_overflow(self, waiting)
                     return
             super().put(item, *args, **kwargs)
 
@@ -78,6 +89,8 @@ def bounded_queue_class(base: type) -> type:
             if item is not None:
                 with self._count_lock:
                     self.queued_bytes -= packet_size(item)
+                    if not self.queued_bytes:
+                        self.largest = 0
             return item
 
         def join(self) -> None:
@@ -153,19 +166,19 @@ class SlowConsumerGuard:
         """Make the send queue of a new Engine.IO socket."""
         return self.queue_class(self.limit, self._overflowed, self.eio.sleep, *args, **kwargs)
 
-    def _overflowed(self, queue: Any) -> None:
+    def _overflowed(self, queue: Any, waiting: int) -> None:
         # This runs inside an emit to the slow client, maybe in another client's handler:
         # disconnecting here would run the disconnect handlers in the middle of that one.
-        self.eio.start_background_task(self._drop, queue)
+        self.eio.start_background_task(self._drop, queue, waiting)
 
-    def _drop(self, queue: Any) -> None:
+    def _drop(self, queue: Any, waiting: int) -> None:
         engineio_socket = next((s for s in list(self.eio.sockets.values()) if s.queue is queue), None)
         if engineio_socket is None or engineio_socket.closed:
             return
         logger.warning(
             "dropping client %s: it stopped reading (%d bytes waiting to be sent, limit %d)",
             engineio_socket.sid,
-            queue.queued_bytes,
+            waiting,
             self.limit,
         )
         engineio_socket.close(wait=False, abort=True, reason=self.eio.reason.SERVER_DISCONNECT)

@@ -16,20 +16,34 @@ class Packet:
 
 def make_queue(limit):
     overflows = []
-    send_queue = bounded_queue_class(queue.Queue)(limit, overflows.append, time.sleep)
+    send_queue = bounded_queue_class(queue.Queue)(limit, lambda q, waiting: overflows.append((q, waiting)), time.sleep)
     return send_queue, overflows
 
 
 def test_a_send_queue_overflows_once_then_drops_but_always_takes_the_end_mark():
-    send_queue, overflows = make_queue(limit=2 * (PACKET_OVERHEAD + 10))
-    send_queue.put(Packet("a" * 10))
-    send_queue.put(Packet("b" * 10))
+    size = PACKET_OVERHEAD + 10
+    send_queue, overflows = make_queue(limit=size)
+    send_queue.put(Packet("a" * 10))  # the next packet out: not counted
+    send_queue.put(Packet("b" * 10))  # waits behind it: exactly the limit
     send_queue.put(Packet("c" * 10))  # over the limit: overflow, dropped
     send_queue.put(Packet("d"))  # dropped without a second overflow
     send_queue.put(None)  # engine.io's end-of-stream mark gets through
-    assert overflows == [send_queue]
+    assert overflows == [(send_queue, 2 * size)]
     assert [send_queue.get().data, send_queue.get().data, send_queue.get()] == ["a" * 10, "b" * 10, None]
     assert send_queue.queued_bytes == 0
+
+
+def test_the_largest_packet_is_not_counted_but_what_waits_besides_it_is():
+    size = PACKET_OVERHEAD + 10
+    send_queue, overflows = make_queue(limit=2 * size)
+    send_queue.put(Packet("L" * 100_000))  # e.g. the presence list with thousands online
+    send_queue.put(Packet("x" * 10))
+    send_queue.put(Packet("y" * 10))  # besides the big one: exactly the limit
+    assert overflows == []
+    send_queue.put(Packet("z" * 10))
+    assert overflows == [(send_queue, 3 * size)]
+    assert [send_queue.get().data[0] for _ in range(3)] == ["L", "x", "y"]
+    assert send_queue.queued_bytes == 0 and send_queue.largest == 0
 
 
 def test_a_zero_limit_means_unbounded():

@@ -67,3 +67,26 @@ def test_a_long_polling_client_that_stops_polling_is_dropped(server):
     assert slow.request("GET")[0] == 400  # the session is gone
     watcher.close()
     still_serves(server)
+
+
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
+def test_a_presence_list_bigger_than_the_limit_reaches_a_client_that_reads(tmp_path, transport):
+    """The limit is on what waits behind a packet: one big packet (the list, with many online) passes."""
+    with chatserver_process(tmp_path, SEND_QUEUE_BYTES=2048) as process:
+        ids = [f"user-{n}" for n in range(8)]
+        crowd = [RecordingClient(process.url) for _ in ids]
+        newcomer = RecordingClient(process.url, transports=[transport])
+        try:
+            for client, user in zip(crowd, ids, strict=True):
+                # 64 Hangul syllables: 384 bytes of JSON escapes, so the list is about 3.5 KB.
+                assert client.call("login", {"id": user, "alias": "한" * 64})["code"] == "200"
+            assert newcomer.call("login", {"id": "newcomer"})["code"] == "200"
+            listed = newcomer.next("presence", command="list")["users"]
+            assert [user["id"] for user in listed] == sorted([*ids, "newcomer"])
+            # The newcomer is still connected and gets what follows.
+            assert crowd[0].call("message", {"recepient": "newcomer", "data": "welcome"})["code"] == "200"
+            assert newcomer.next("message", data="welcome")["sender"] == ids[0]
+            assert "dropping client" not in process.log()
+        finally:
+            for client in [newcomer, *crowd]:
+                client.close()
