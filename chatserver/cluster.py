@@ -15,6 +15,7 @@ from redis.exceptions import RedisError
 from redis.retry import Retry
 from socketio import PubSubManager
 
+from .fanout import FanOutManager
 from .redis_presence import RedisPresence
 
 logger = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ def redis_client(url: str, **options) -> Redis:
     return Redis.from_url(url, **FAIL_FAST, **options)
 
 
-class RedisQueue(PubSubManager):
+class RedisQueue(PubSubManager, FanOutManager):
     """The Socket.IO message queue on Redis pub/sub, JSON on the wire (python-socketio's PubSubManager).
 
     Like python-socketio's RedisManager, but it subscribes again within a second of Redis coming

@@ -18,6 +18,7 @@ from .admission import Admission
 from .chat import ChatService
 from .config import DEFAULTS
 from .events import ChatNamespace
+from .fanout import FanOutManager
 from .packetfilter import IncomingPacketFilter
 from .packets import ChatPacket
 from .presence import MemoryPresence
@@ -124,7 +125,7 @@ class ChatServer:
         admission = None
         cluster = _cluster_for(config)
         if socketio is None:
-            queue = {"client_manager": cluster.queue} if cluster else {}
+            manager = cluster.queue if cluster else FanOutManager()
             # One SocketIO per app: a module-level one shared by two apps mixes their handlers.
             socketio = SocketIO(
                 app,
@@ -136,7 +137,7 @@ class ChatServer:
                 max_http_buffer_size=config["CHATSERVER_MAX_PACKET_SIZE"],
                 ping_interval=config["CHATSERVER_PING_INTERVAL"],
                 ping_timeout=config["CHATSERVER_PING_TIMEOUT"],
-                **queue,
+                client_manager=manager,
             )
             admission = guard_transport(app, socketio)
             if socketio.server.packet_class is Packet:

@@ -12,8 +12,10 @@ from typing import Any
 
 from socketio.packet import Packet
 
-# JSON leaves: never binary, so not looked into.
-LEAF_TYPES = frozenset({str, int, float, bool, type(None)})
+from .presence import UserList
+
+# Never binary, so not looked into: JSON leaves, and the presence list (thousands of entries).
+NEVER_BINARY = frozenset({str, int, float, bool, type(None), UserList})
 
 
 class ChatPacket(Packet):
@@ -25,7 +27,7 @@ class ChatPacket(Packet):
         pending = [data]
         while pending:
             item = pending.pop()
-            if type(item) in LEAF_TYPES:
+            if type(item) in NEVER_BINARY:
                 continue
             if isinstance(item, (bytes, bytearray)):
                 return True

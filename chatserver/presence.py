@@ -32,6 +32,10 @@ class PresenceUnavailable(Exception):
     """The shared presence cannot be reached, and this node alone cannot answer."""
 
 
+class UserList(list):
+    """``users()``: the online users as ``{id, alias}`` dicts of strings, so never binary (see packets.py)."""
+
+
 class Presence(ABC):
     """The registry of logged-in sockets; callers serialise calls (ChatService holds a lock)."""
 
@@ -52,8 +56,8 @@ class Presence(ABC):
         """Return whether ``user`` has at least one logged-in socket; may raise PresenceUnavailable."""
 
     @abstractmethod
-    def users(self) -> list[dict]:
-        """Return every online user as ``{"id", "alias"}``, sorted by id."""
+    def users(self) -> UserList:
+        """Return every online user as ``{"id", "alias"}``, sorted by id, in a UserList."""
 
     def reachable(self) -> bool:
         """Return whether every node can be reached right now (one process always can)."""
@@ -101,11 +105,11 @@ class MemoryPresence(Presence):
     def is_online(self, user: str) -> bool:
         return user in self._sids_by_user
 
-    def users(self) -> list[dict]:
+    def users(self) -> UserList:
         if self._users is None:
             entries = self._entry_by_user
             self._users = [entries[user] for user in sorted(entries)]
-        return list(self._users)  # the entries are shared: callers only serialize them
+        return UserList(self._users)  # the entries are shared: callers only serialize them
 
     def sockets(self) -> list[tuple[str, str, str]]:
         """Return every logged-in socket as ``(sid, user, alias)``."""

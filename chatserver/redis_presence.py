@@ -30,7 +30,7 @@ from collections.abc import Callable
 from redis import Redis
 from redis.exceptions import RedisError
 
-from .presence import Departure, MemoryPresence, Presence, PresenceChange, PresenceUnavailable
+from .presence import Departure, MemoryPresence, Presence, PresenceChange, PresenceUnavailable, UserList
 
 logger = logging.getLogger(__name__)
 
@@ -257,14 +257,14 @@ class RedisPresence(Presence):
             raise PresenceUnavailable(user)
         return bool(online)
 
-    def users(self) -> list[dict]:
+    def users(self) -> UserList:
         if self._healthy:
             try:
                 aliases = self.redis.hgetall(self._alias_key)
             except RedisError as exc:
                 self.lost(exc)
             else:
-                return [{"id": user, "alias": alias} for user, alias in sorted(aliases.items())]
+                return UserList({"id": user, "alias": alias} for user, alias in sorted(aliases.items()))
         with self._lock:
             return self.local.users()
 

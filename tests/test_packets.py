@@ -25,6 +25,16 @@ def test_bytes_deep_in_a_list_of_users_still_make_a_binary_event():
     assert ChatPacket(EVENT, ["presence", {"command": "list", "users": users}]).packet_type == BINARY_EVENT
 
 
+def test_the_presence_list_is_not_walked_for_bytes():
+    from chatserver.presence import MemoryPresence, UserList
+
+    presence = MemoryPresence()
+    presence.add("s1", "alice", "A")
+    users = presence.users()
+    assert type(users) is UserList and users == [{"id": "alice", "alias": "A"}]
+    assert ChatPacket.data_is_binary(["presence", {"command": "list", "users": users}]) is False
+
+
 def test_the_chat_app_sends_chat_packets():
     app = create_app({"TESTING": True})
     assert app.extensions["chatserver"].socketio.server.packet_class is ChatPacket
