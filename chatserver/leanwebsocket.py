@@ -10,10 +10,11 @@ spending much of the server's CPU on work a chat does not need to pay for:
   does the same.
 - three ``recv()`` system calls per incoming frame (header, mask, payload): ``BufferedReceive``
   reads what the kernel has, so one call serves a frame, or several that arrived together.
-- one queue hand-off, one frame build and one ``send()`` system call per outgoing packet. Once a
-  socket has upgraded, ``CoalescingWriter`` frames each packet where it is emitted (once per
-  packet, so a broadcast frames once for all its recipients), buffers the frame, and wakes the
-  socket's writer once; the writer sends all buffered frames in one system call.
+- per outgoing packet: a queue hand-off to the socket's writer green thread, a wake-up of that
+  thread, a frame build and a ``send()`` system call. Once a socket has upgraded,
+  ``CoalescingWriter`` frames each packet where it is emitted (once per packet, so a broadcast
+  frames once for all its recipients) and buffers the frame; when the running green thread
+  yields, ``HubFlusher`` writes each socket's buffer with one non-blocking ``send()``.
 
 Imported only when the async mode is eventlet, whose green threads never run two emitters at once.
 """
@@ -170,22 +171,19 @@ class CoalescingWriter:
         frame = websocket_frame(packet)
         if packet.packet_type in WRITER_PACKET_TYPES:
             self.writer_busy = True
-        if not self.writer_busy:
-            self.frames.append(frame)
-            self.buffered_bytes += len(frame)
-            self.largest_frame = max(self.largest_frame, len(frame))
-            if len(self.frames) == 1:
-                FLUSHER.mark(self)
-            return
-        waiting = bytes_over_largest(self.buffered_bytes, self.largest_frame, len(frame))
-        if self.limit and waiting > self.limit:
-            self.overflowed = True
-            self.on_overflow(engineio_socket.queue, waiting)
-            return
+        if self.writer_busy:
+            waiting = bytes_over_largest(self.buffered_bytes, self.largest_frame, len(frame))
+            if self.limit and waiting > self.limit:
+                self.overflowed = True
+                self.on_overflow(engineio_socket.queue, waiting)
+                return
         self.frames.append(frame)
         self.buffered_bytes += len(frame)
         self.largest_frame = max(self.largest_frame, len(frame))
-        self._cue_writer()
+        if self.writer_busy:
+            self._cue_writer()
+        elif len(self.frames) == 1:
+            FLUSHER.mark(self)
 
     def write_now(self) -> None:
         """Write the buffered frames without blocking; leave what the client did not take to the writer."""
