@@ -40,7 +40,7 @@ system-deps:
 		fi; \
 	fi
 
-# chatserver against the seed's server on Node (docs/performance.md); about 25 minutes, --quick 2.
+# chatserver against the seed's server on Node (docs/performance.md); about 35 minutes, --quick 2.
 bench: $(VENV)/.installed bench/loadgen/node_modules/.installed bench/peers/node-seed/node_modules/.installed
 	python3 bench/compare.py
 

@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--capacity-rounds", type=int, default=1, help="rounds of capacity, the slow one (default 1)")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated subset of the default")
     parser.add_argument("--servers", default=",".join(SERVERS), help="order within a round (default: the default)")
-    parser.add_argument("--capacity-s", type=int, help="time bound of the capacity ramp (default 600, quick 120)")
+    parser.add_argument("--capacity-s", type=int, help="time bound of the capacity ramp (default 1500, quick 120)")
     parser.add_argument("--retries", type=int, default=1, help="repeats of a run disturbed by other load (default 1)")
     parser.add_argument(
         "--chatserver-dir",
@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
 
     check_installed()
     profile = dict(QUICK if args.quick else FULL)
-    capacity_s = args.capacity_s or (120 if args.quick else 600)
+    capacity_s = args.capacity_s or (120 if args.quick else 1500)
     cap_max = capacity_max(2000 if args.quick else 20000)
     profile["capacity"] = profile["capacity"] + ["--max", str(cap_max), "--duration-s", str(capacity_s)]
     rounds = args.rounds or (1 if args.quick else 3)
