@@ -27,6 +27,12 @@ class HeadDeadlineProtocol(wsgi.HttpProtocol):
     """eventlet's HTTP protocol with a deadline of ``head_timeout`` seconds on every request head."""
 
     head_timeout: float = 20.0
+    # The request's read and write buffers live as long as its connection, and a WebSocket
+    # connection never uses them after the handshake: eventlet's 8 KiB and 16 KiB cost a
+    # long-lived client more memory than anything else it holds. 1 KiB holds a request head;
+    # bigger bodies and replies go around the buffers.
+    rbufsize = 1024
+    wbufsize = 1024
 
     def handle_one_request(self) -> None:
         """Serve one request, closing the connection if its head is late."""

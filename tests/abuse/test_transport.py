@@ -236,3 +236,22 @@ def test_many_abandoned_sessions_expire_without_leaking(server, bystander):
     second = abandon_sessions(500)
     print(f"server RSS after 500 abandoned sessions: {first} KiB; after 500 more: {second} KiB")
     assert second - first < 10_000
+
+
+def test_heads_bodies_and_replies_bigger_than_the_connection_buffers_are_served(server, bystander):
+    """The HTTP read and write buffers are 1 KiB (headdeadline.py): bigger ones go around them."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw:
+        raw.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Padding: " + b"p" * 8000 + b"\r\nConnection: close\r\n\r\n")
+        reply = b""
+        while chunk := raw.recv(65536):
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 200") and b'"status"' in reply
+
+    polling = RecordingClient(server.url, transports=["polling"], headers={"X-Padding": "p" * 6000})
+    try:
+        assert polling.call("login", {"id": "big-polling"})["code"] == "200"
+        text = "한" * 1900  # about 11 KB of JSON escapes each way
+        assert polling.call("message", {"recepient": "big-polling", "data": text})["code"] == "200"
+        assert polling.next("message", data=text)["sender"] == "big-polling"
+    finally:
+        polling.close()
