@@ -9,6 +9,6 @@ from chatserver import create_app  # noqa: E402
 app = create_app()
 
 if __name__ == "__main__":
-    from chatserver.__main__ import run
+    from chatserver.transport.eventlet.server import run
 
     run(app)

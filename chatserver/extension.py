@@ -12,17 +12,12 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask
 from flask_cors import CORS
 from flask_socketio import SocketIO
-from socketio.packet import Packet
 
-from .admission import Admission
-from .chat import ChatService
+from . import transport
+from .chat import ChatService, MemoryPresence, UserList
 from .config import DEFAULTS
 from .events import ChatNamespace
-from .fanout import FanOutManager
-from .packetfilter import IncomingPacketFilter
-from .packets import ChatPacket
-from .presence import MemoryPresence
-from .sendqueue import SlowConsumerGuard
+from .transport import Admission, FanOutManager
 from .views import blueprint
 
 if TYPE_CHECKING:
@@ -56,31 +51,6 @@ def detect_async_mode() -> str:
     if gevent_monkey is not None and gevent_monkey.is_module_patched("socket"):
         return "gevent"
     return "threading"
-
-
-def guard_transport(app: Flask, socketio: SocketIO) -> Admission:
-    """Put chatserver's transport defences around the Engine.IO server of ``socketio``.
-
-    Binary packets are refused and clients take turns, each socket's send queue is bounded, the
-    eventlet WebSocket is made cheaper (leanwebsocket), and handshakes pass through an
-    ``Admission`` middleware (per-address cap, refused while shutting down). Returns the middleware.
-    """
-    config = app.config
-    eio = socketio.server.eio
-    IncomingPacketFilter(eio)
-    SlowConsumerGuard(eio, config["CHATSERVER_SEND_QUEUE_BYTES"])  # also gives eio its own _async copy
-    if eio.async_mode == "eventlet":
-        from .leanwebsocket import lean_websocket_class
-
-        eio._async["websocket"] = lean_websocket_class(eio._async["websocket"])
-    admission = Admission(
-        app.wsgi_app,
-        eio,
-        path=socketio.sockio_mw.engineio_path,
-        max_per_address=config["CHATSERVER_MAX_CLIENTS_PER_ADDRESS"],
-    )
-    app.wsgi_app = admission
-    return admission
 
 
 def _load_authenticator(value: Any) -> Callable[[str, str | None], Any] | None:
@@ -139,9 +109,12 @@ class ChatServer:
                 ping_timeout=config["CHATSERVER_PING_TIMEOUT"],
                 client_manager=manager,
             )
-            admission = guard_transport(app, socketio)
-            if socketio.server.packet_class is Packet:
-                socketio.server.packet_class = ChatPacket
+            admission = transport.install(app, socketio, transport.TransportSettings(
+                send_queue_bytes=config["CHATSERVER_SEND_QUEUE_BYTES"],
+                max_clients_per_address=config["CHATSERVER_MAX_CLIENTS_PER_ADDRESS"],
+                # The presence list holds only strings: not looked into for bytes.
+                never_binary=(UserList,),
+            ))
         elif cluster:
             logger.warning("CHATSERVER_MESSAGE_QUEUE is set but the SocketIO given brings its own client manager: "
                            "emits cross nodes only if that manager shares a queue with the other nodes")

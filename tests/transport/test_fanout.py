@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from socketio import Manager
 from socketio.packet import Packet
 
-from chatserver.fanout import FanOutManager
+from chatserver.transport.fanout import FanOutManager
 
 NAMESPACE = "/"
 ROOMS = ["ONLINE", "user:a", "user:b"]

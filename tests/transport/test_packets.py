@@ -5,7 +5,8 @@ from hypothesis import strategies as st
 from socketio.packet import BINARY_EVENT, EVENT, Packet
 
 from chatserver import create_app
-from chatserver.packets import ChatPacket
+from chatserver.chat.presence import MemoryPresence, UserList
+from chatserver.transport.packets import ChatPacket, packet_class
 
 leaves = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=5),
                    st.binary(max_size=3), st.builds(bytearray, st.binary(max_size=3)))
@@ -26,15 +27,16 @@ def test_bytes_deep_in_a_list_of_users_still_make_a_binary_event():
 
 
 def test_the_presence_list_is_not_walked_for_bytes():
-    from chatserver.presence import MemoryPresence, UserList
-
+    chat_packet = packet_class(never_binary=(UserList,))
     presence = MemoryPresence()
     presence.add("s1", "alice", "A")
     users = presence.users()
     assert type(users) is UserList and users == [{"id": "alice", "alias": "A"}]
-    assert ChatPacket.data_is_binary(["presence", {"command": "list", "users": users}]) is False
+    assert chat_packet.data_is_binary(["presence", {"command": "list", "users": users}]) is False
+    assert ChatPacket.never_binary.isdisjoint({UserList, list}), "the base class still looks into lists"
 
 
 def test_the_chat_app_sends_chat_packets():
     app = create_app({"TESTING": True})
-    assert app.extensions["chatserver"].socketio.server.packet_class is ChatPacket
+    used = app.extensions["chatserver"].socketio.server.packet_class
+    assert issubclass(used, ChatPacket) and UserList in used.never_binary

@@ -15,8 +15,8 @@ from redis.exceptions import RedisError
 from redis.retry import Retry
 from socketio import PubSubManager
 
-from .fanout import FanOutManager
-from .redis_presence import RedisPresence
+from ..transport.fanout import FanOutManager
+from .presence import RedisPresence
 
 logger = logging.getLogger(__name__)
 

@@ -15,6 +15,7 @@ import logging
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -22,8 +23,6 @@ logger = logging.getLogger(__name__)
 
 # What a queued packet costs beyond its payload: the Packet object and the queue slot.
 PACKET_OVERHEAD = 64
-# Attribute under which the WebSocket wrapper keeps an Engine.IO socket's raw client connection.
-CONNECTION_ATTRIBUTE = "chatserver_connection"
 # How long closing a socket waits for its client to collect the last packets (see ``join``).
 FLUSH_WAIT = 1.0
 
@@ -116,57 +115,49 @@ def raw_connection(environ: dict) -> socket.socket | None:
     return environ.get("gunicorn.socket") or environ.get("werkzeug.socket")
 
 
-def recording_websocket_class(base: type) -> type:
-    """Return a subclass of the async mode's WebSocket app that remembers each socket's connection."""
-
-    class RecordingWebSocket(base):
-        """Engine.IO's WebSocket WSGI app, keeping the raw connection on the Engine.IO socket it serves."""
-
-        def __init__(self, handler: Any, server: Any, *args: Any, **kwargs: Any) -> None:
-            super().__init__(handler, server, *args, **kwargs)
-            # The handler is a bound method of the engine.io Socket being upgraded.
-            self._engineio_socket = getattr(handler, "__self__", None)
-
-        def __call__(self, environ: dict, start_response: Any) -> Any:
-            if self._engineio_socket is not None:
-                setattr(self._engineio_socket, CONNECTION_ATTRIBUTE, raw_connection(environ))
-            return super().__call__(environ, start_response)
-
-    return RecordingWebSocket
-
-
-def cut_connection(engineio_socket: Any) -> None:
-    """Shut down the TCP connection of an Engine.IO socket's WebSocket, waking its blocked reader and writer."""
-    connection = getattr(engineio_socket, CONNECTION_ATTRIBUTE, None)
-    if connection is None:
-        return
-    try:
-        connection.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass  # already closed by the peer
-
-
 class SlowConsumerGuard:
     """Bounds every Engine.IO socket's send queue of ``eio`` and drops the client that overflows it.
 
-    A ``limit`` of 0 leaves the queues unbounded; ``join`` is bounded either way.
+    A ``limit`` of 0 leaves the queues unbounded; ``join`` is bounded either way. The raw TCP
+    connection of each WebSocket is remembered (see ``websocket_class``), so a dropped client's
+    blocked reader and writer are woken by cutting it.
     """
 
     def __init__(self, eio: Any, limit: int) -> None:
         self.eio = eio
         self.limit = limit
         self.queue_class = bounded_queue_class(eio._async["queue"])
+        # Engine.IO socket -> its client's TCP connection; forgotten with the socket.
+        self.connections: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         # A copy: the driver's dict is shared by every engine.io server in the process.
         eio._async = dict(eio._async)
-        if eio._async.get("websocket") is not None:
-            eio._async["websocket"] = recording_websocket_class(eio._async["websocket"])
         eio.create_queue = self.create_queue
 
     def create_queue(self, *args: Any, **kwargs: Any) -> Any:
         """Make the send queue of a new Engine.IO socket."""
-        return self.queue_class(self.limit, self._overflowed, self.eio.sleep, *args, **kwargs)
+        return self.queue_class(self.limit, self.overflowed, self.eio.sleep, *args, **kwargs)
 
-    def _overflowed(self, queue: Any, waiting: int) -> None:
+    def websocket_class(self, base: type) -> type:
+        """Return a subclass of the async mode's WebSocket app that keeps the socket it serves and its connection."""
+        connections = self.connections
+
+        class RecordingWebSocket(base):
+            """Engine.IO's WebSocket WSGI app; ``engineio_socket`` is the Engine.IO socket being upgraded."""
+
+            def __init__(self, handler: Any, server: Any, *args: Any, **kwargs: Any) -> None:
+                super().__init__(handler, server, *args, **kwargs)
+                # The handler is a bound method of the engine.io Socket being upgraded.
+                self.engineio_socket = getattr(handler, "__self__", None)
+
+            def __call__(self, environ: dict, start_response: Any) -> Any:
+                if self.engineio_socket is not None:
+                    connections[self.engineio_socket] = raw_connection(environ)
+                return super().__call__(environ, start_response)
+
+        return RecordingWebSocket
+
+    def overflowed(self, queue: Any, waiting: int) -> None:
+        """Called once when a socket's queue passes the limit: drop that client soon."""
         # This runs inside an emit to the slow client, maybe in another client's handler:
         # disconnecting here would run the disconnect handlers in the middle of that one.
         self.eio.start_background_task(self._drop, queue, waiting)
@@ -182,4 +173,14 @@ class SlowConsumerGuard:
             self.limit,
         )
         engineio_socket.close(wait=False, abort=True, reason=self.eio.reason.SERVER_DISCONNECT)
-        cut_connection(engineio_socket)
+        self._cut_connection(engineio_socket)
+
+    def _cut_connection(self, engineio_socket: Any) -> None:
+        """Shut down a WebSocket's TCP connection, waking its blocked reader and writer."""
+        connection = self.connections.get(engineio_socket)
+        if connection is None:
+            return
+        try:
+            connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already closed by the peer

@@ -6,9 +6,9 @@ import pytest
 from cluster_support import RedisServer, new_prefix
 
 from chatserver.chat import ONLINE_ROOM, ChatService, Delivery
+from chatserver.chat.presence import PresenceChange, PresenceUnavailable
 from chatserver.cluster import redis_client
-from chatserver.presence import PresenceChange, PresenceUnavailable
-from chatserver.redis_presence import RedisPresence
+from chatserver.cluster.presence import RedisPresence
 
 
 class Recorder:

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from chatserver.leanwebsocket import unmask
+from chatserver.transport.eventlet.websocket import unmask
 
 
 def reference_unmask(data, mask, length=None, offset=0):
@@ -41,7 +41,7 @@ def test_websocket_frame_matches_eventlet(text):
     from engineio.packet import MESSAGE, Packet
     from eventlet.websocket import RFC6455WebSocket
 
-    from chatserver.leanwebsocket import websocket_frame
+    from chatserver.transport.eventlet.websocket import websocket_frame
 
     packet = Packet(MESSAGE, text)
     eventlet_socket = RFC6455WebSocket(_Recorder(), {}, 13)

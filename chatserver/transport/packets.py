@@ -12,22 +12,26 @@ from typing import Any
 
 from socketio.packet import Packet
 
-from .presence import UserList
-
-# Never binary, so not looked into: JSON leaves, and the presence list (thousands of entries).
-NEVER_BINARY = frozenset({str, int, float, bool, type(None), UserList})
+# Never binary, so not looked into: JSON leaves.
+JSON_LEAVES = frozenset({str, int, float, bool, type(None)})
 
 
 class ChatPacket(Packet):
-    """python-socketio's Packet with the same binary check, done in one loop."""
+    """python-socketio's Packet with the same binary check, done in one loop.
+
+    ``never_binary`` are the types not looked into; ``packet_class`` adds the caller's own.
+    """
+
+    never_binary: frozenset[type] = JSON_LEAVES
 
     @classmethod
     def data_is_binary(cls, data: Any) -> bool:
         """Return whether ``data`` holds bytes anywhere in its lists and dicts."""
+        never_binary = cls.never_binary
         pending = [data]
         while pending:
             item = pending.pop()
-            if type(item) in NEVER_BINARY:
+            if type(item) in never_binary:
                 continue
             if isinstance(item, (bytes, bytearray)):
                 return True
@@ -36,3 +40,10 @@ class ChatPacket(Packet):
             elif isinstance(item, dict):
                 pending.extend(item.values())
         return False
+
+
+def packet_class(never_binary: tuple[type, ...] = ()) -> type[ChatPacket]:
+    """Return ChatPacket, or a subclass that also never looks into ``never_binary`` (lists known to hold no bytes)."""
+    if not never_binary:
+        return ChatPacket
+    return type("ChatPacket", (ChatPacket,), {"never_binary": JSON_LEAVES | frozenset(never_binary)})

@@ -5,8 +5,8 @@ from __future__ import annotations
 import queue
 import time
 
-from chatserver.packetfilter import is_binary
-from chatserver.sendqueue import FLUSH_WAIT, PACKET_OVERHEAD, bounded_queue_class
+from chatserver.transport.packetfilter import is_binary
+from chatserver.transport.sendqueue import FLUSH_WAIT, PACKET_OVERHEAD, bounded_queue_class
 
 
 class Packet:

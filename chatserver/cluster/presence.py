@@ -30,7 +30,7 @@ from collections.abc import Callable
 from redis import Redis
 from redis.exceptions import RedisError
 
-from .presence import Departure, MemoryPresence, Presence, PresenceChange, PresenceUnavailable, UserList
+from ..chat.presence import Departure, MemoryPresence, Presence, PresenceChange, PresenceUnavailable, UserList
 
 logger = logging.getLogger(__name__)
 

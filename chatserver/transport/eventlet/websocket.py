@@ -28,7 +28,7 @@ from typing import Any
 from engineio.packet import CLOSE, PING
 from eventlet.hubs import get_hub
 
-from .sendqueue import bytes_over_largest
+from ..sendqueue import bytes_over_largest
 
 # What the writer's queue carries instead of packets: encodes to FLUSH, the cue to send the buffer.
 FLUSH = object()
@@ -220,11 +220,12 @@ class CoalescingWriter:
         self.writer_busy = False
 
 
-def lean_websocket_class(base: type) -> type:
+def lean_websocket_class(base: type, limit: int, on_overflow: Callable[[Any, int], None]) -> type:
     """Return a subclass of engine.io's eventlet WebSocket app: no compression, ``unmask``, coalesced writes.
 
-    ``base`` must keep the Engine.IO socket it serves as ``_engineio_socket`` (sendqueue's
-    RecordingWebSocket does).
+    ``base`` must keep the Engine.IO socket it serves as ``engineio_socket`` (the class from
+    ``SlowConsumerGuard.websocket_class`` does); ``limit`` and ``on_overflow`` are the send-queue
+    bound and what to do past it, as for the bounded queue.
     """
 
     class LeanWebSocket(base):
@@ -238,15 +239,8 @@ def lean_websocket_class(base: type) -> type:
             websocket = super()._handle_hybi_request(environ)
             websocket._apply_mask = unmask  # eventlet calls self._apply_mask(data, mask, length=, offset=)
             websocket.socket = BufferedReceive(websocket.socket)
-            engineio_socket = self._engineio_socket
-            if engineio_socket is not None:
-                queue = engineio_socket.queue
-                CoalescingWriter(
-                    engineio_socket,
-                    websocket,
-                    getattr(queue, "limit", 0),
-                    getattr(queue, "on_overflow", lambda _queue, _waiting: None),
-                )
+            if self.engineio_socket is not None:
+                CoalescingWriter(self.engineio_socket, websocket, limit, on_overflow)
             return websocket
 
     return LeanWebSocket

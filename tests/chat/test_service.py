@@ -3,8 +3,8 @@
 import pytest
 
 from chatserver.chat import ONLINE_ROOM, ChatService, Delivery, user_room
-from chatserver.presence import MemoryPresence
-from chatserver.ratelimit import TokenBucket
+from chatserver.chat.presence import MemoryPresence
+from chatserver.chat.ratelimit import TokenBucket
 
 
 class FakeClock:

@@ -1,0 +1,17 @@
+"""The chat domain: no Flask, no sockets. ``ChatService`` decides; it returns ``Outbox``es to carry out."""
+
+from .presence import MemoryPresence, Presence, PresenceChange, UserList
+from .service import ONLINE_ROOM, ChatError, ChatService, Delivery, Outbox, user_room
+
+__all__ = [
+    "ONLINE_ROOM",
+    "ChatError",
+    "ChatService",
+    "Delivery",
+    "MemoryPresence",
+    "Outbox",
+    "Presence",
+    "PresenceChange",
+    "UserList",
+    "user_room",
+]

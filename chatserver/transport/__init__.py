@@ -1,0 +1,67 @@
+"""chatserver's layer under python-socketio and python-engineio: what the chat needs of the wire.
+
+Nothing here knows the chat's events: these parts guard and speed up the Engine.IO/Socket.IO
+transport, and ``install`` puts them around one ``SocketIO`` in the one order that works.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from socketio.packet import Packet
+
+from .admission import Admission
+from .fanout import FanOutManager
+from .packetfilter import IncomingPacketFilter
+from .packets import packet_class
+from .sendqueue import SlowConsumerGuard
+
+__all__ = ["Admission", "FanOutManager", "TransportSettings", "install"]
+
+
+@dataclass(frozen=True)
+class TransportSettings:
+    """What the transport guards are told: the send-queue bound, the per-address cap, lists never binary."""
+
+    send_queue_bytes: int = 262144
+    max_clients_per_address: int = 0
+    never_binary: tuple[type, ...] = ()
+
+
+def install(app: Any, socketio: Any, settings: TransportSettings) -> Admission:
+    """Put chatserver's transport around the Engine.IO server of ``socketio`` and ``app.wsgi_app``.
+
+    In this order, because each step wraps what the one before left:
+    1. the incoming packet filter wraps engine.io's ``message`` handler (python-socketio's decoder);
+    2. the slow-consumer guard bounds every send queue and gives the server its own copy of the
+       async driver table, so that step 3 changes this server's WebSocket class only;
+    3. the WebSocket class: the guard's recording class (it knows each socket's TCP connection),
+       under eventlet wrapped again by the lean WebSocket, which needs that recording class;
+    4. Socket.IO packets with the cheaper binary check;
+    5. the admission middleware in front of the WSGI app (per-address cap, refusal while
+       shutting down); it wraps engine.io's ``connect`` and ``disconnect`` handlers last, so it
+       counts a session only once python-socketio accepted it.
+    Returns the admission middleware.
+    """
+    eio = socketio.server.eio
+    IncomingPacketFilter(eio)
+    guard = SlowConsumerGuard(eio, settings.send_queue_bytes)
+    websocket = eio._async.get("websocket")
+    if websocket is not None:
+        websocket = guard.websocket_class(websocket)
+        if eio.async_mode == "eventlet":
+            from .eventlet.websocket import lean_websocket_class
+
+            websocket = lean_websocket_class(websocket, settings.send_queue_bytes, guard.overflowed)
+        eio._async["websocket"] = websocket
+    if socketio.server.packet_class is Packet:
+        socketio.server.packet_class = packet_class(settings.never_binary)
+    admission = Admission(
+        app.wsgi_app,
+        eio,
+        path=socketio.sockio_mw.engineio_path,
+        max_per_address=settings.max_clients_per_address,
+    )
+    app.wsgi_app = admission
+    return admission
