@@ -40,3 +40,9 @@ def test_installed_server_serves_page_and_client_script(installed, tmp_path):
         assert "/static/chatserver/chat.js" in html
         with urllib.request.urlopen(server.url + "/static/chatserver/vendor/socket.io.min.js") as script:
             assert b"Socket.IO" in script.read()
+        # Every file of the checkout's static folder is served (favicon.svg was once left out).
+        for path in sorted((ROOT / "static").rglob("*")):
+            if path.is_file():
+                name = path.relative_to(ROOT / "static").as_posix()
+                with urllib.request.urlopen(f"{server.url}/static/chatserver/{name}") as response:
+                    assert response.read() == path.read_bytes(), name
