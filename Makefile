@@ -1,9 +1,10 @@
 # The two commands: `make run` (serve on http://127.0.0.1:3000) and `make test` (the whole suite).
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
-# Debian packages the tests drive: a real browser, a real Redis, a real nginx.
-SYSTEM_PACKAGES := chromium redis-server nginx
-SYSTEM_COMMANDS := /usr/bin/chromium /usr/bin/redis-server /usr/sbin/nginx
+# Debian packages the tests drive: a real browser, a real Redis, a real nginx, a real PostgreSQL
+# (the tests use the one on 127.0.0.1:5432, or start their own from these binaries).
+SYSTEM_PACKAGES := chromium redis-server nginx postgresql
+SYSTEM_COMMANDS := /usr/bin/chromium /usr/bin/redis-server /usr/sbin/nginx $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb) /usr/lib/postgresql/initdb)
 
 .PHONY: run test lint deps system-deps bench bench-quick clean
 

@@ -1,14 +1,29 @@
 """Fixtures like flaskr's: an app, its HTTP client, and a factory of Socket.IO test clients."""
 
+import os
+
 import pytest
 
 from chatserver import create_app
 
 
+@pytest.fixture(autouse=True, scope="session")
+def database_outside_the_checkout(tmp_path_factory):
+    """Apps the tests make keep their SQLite file in a temp folder, not in the checkout's instance/."""
+    folder = tmp_path_factory.mktemp("instance")
+    os.environ.setdefault("CHATSERVER_DATABASE_URL", f"sqlite:///{folder / 'chat.sqlite3'}")
+
+
 @pytest.fixture
-def app():
-    """The standalone app with test settings (no rate limit unless a test sets one)."""
-    return create_app({"TESTING": True, "CHATSERVER_RATE_LIMIT_PER_SECOND": 0})
+def app(tmp_path):
+    """The standalone app with test settings (no rate limit unless a test sets one), on its own SQLite file."""
+    app = create_app({
+        "TESTING": True,
+        "CHATSERVER_RATE_LIMIT_PER_SECOND": 0,
+        "CHATSERVER_DATABASE_URL": f"sqlite:///{tmp_path / 'chat.sqlite3'}",
+    })
+    yield app
+    app.extensions["chatserver"].store.close()
 
 
 @pytest.fixture

@@ -111,6 +111,8 @@ class GracefulShutdown:
         while not all(delivered(eio, s, polling_deadline) for s in sockets) and time.monotonic() < deadline:
             eventlet.sleep(0.05)
         logger.info("clients disconnected; %d users online", len(state.service.presence.users()))
+        # History is written behind the replies: what was answered is on disk before we exit.
+        state.store.close()
         # eventlet.wsgi.server stops accepting on SystemExit, closes idle keep-alive connections
         # and waits for the requests in progress (the WebSocket writers flushing their last bytes).
         eventlet.hubs.get_hub().schedule_call_global(0, self.server.throw, SystemExit(0))
