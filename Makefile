@@ -7,7 +7,7 @@ SYSTEM_COMMANDS := /usr/bin/chromium /usr/bin/redis-server /usr/sbin/nginx
 
 .PHONY: run test lint deps system-deps bench bench-quick clean
 
-run: $(VENV)/.installed
+run: $(VENV)/.server-installed
 	$(PYTHON) -m chatserver
 
 test: deps
@@ -19,6 +19,14 @@ lint: $(VENV)/.installed
 
 deps: $(VENV)/.installed tests/node/node_modules/.installed system-deps
 
+# `make run`: the server and its dependencies only.
+$(VENV)/.server-installed: setup.cfg setup.py
+	python3 -m venv $(VENV)
+	$(PYTHON) -m pip install -q --upgrade pip
+	$(PYTHON) -m pip install -q -e .
+	touch $@
+
+# `make test`, `lint`, `deps`, `bench`: the server plus the test tools and gunicorn.
 $(VENV)/.installed: setup.cfg setup.py
 	python3 -m venv $(VENV)
 	$(PYTHON) -m pip install -q --upgrade pip
