@@ -108,7 +108,8 @@ SETTINGS = (
         "AUTHENTICATOR",
         None,
         _optional_text,
-        "`module:function` called as `function(id, password)`; falsy refuses the login with `401`.",
+        "`module:function` (on the import path or in the working directory) called as `function(id, password)`; "
+        "falsy refuses the login with `401`.",
     ),
 )
 

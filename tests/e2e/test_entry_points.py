@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from support import BIN, PYTHON, ROOT, ServerProcess, chatserver_command, free_port
+from support import BIN, PYTHON, ROOT, RecordingClient, ServerProcess, chatserver_command, free_port
+
+HERE = Path(__file__).resolve().parent
 
 # Each entry point, started from any working directory (not only the checkout): port -> (command, env).
 ENTRY_POINTS = {
@@ -56,3 +58,24 @@ def test_an_embedder_importing_eventlet_still_sees_its_deprecation_warning(tmp_p
     result = subprocess.run([PYTHON, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "Eventlet is deprecated" in result.stderr
+
+
+# -- CHATSERVER_AUTHENTICATOR from the working directory ---------------------------------------------
+
+
+@pytest.mark.parametrize("entry_point", ENTRY_POINTS)
+def test_an_authenticator_module_in_the_working_directory_is_found(entry_point, tmp_path):
+    """`CHATSERVER_AUTHENTICATOR=myauth:check` with myauth.py where the server is started, as `python -m` finds it."""
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    (workdir / "myauth.py").write_text((HERE / "authenticator.py").read_text())
+    server = start(entry_point, workdir, tmp_path, CHATSERVER_AUTHENTICATOR="myauth:password_is_sesame")
+    client = None
+    try:
+        client = RecordingClient(server.url)
+        assert client.call("login", {"id": "alice", "password": "open"})["code"] == "401"
+        assert client.call("login", {"id": "alice", "password": "sesame"})["code"] == "200"
+    finally:
+        if client is not None:
+            client.close()
+        server.stop()
