@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -79,3 +81,22 @@ def test_an_authenticator_module_in_the_working_directory_is_found(entry_point, 
         if client is not None:
             client.close()
         server.stop()
+
+
+# -- each log line once -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("entry_point", OWN_ENTRY_POINTS)
+def test_engineio_log_lines_are_printed_once(entry_point, tmp_path):
+    """python-engineio logs an unknown session as an error: one line, in the entry point's format."""
+    server = start(entry_point, ROOT, tmp_path)
+    try:
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{server.url}/socket.io/?EIO=4&transport=polling&sid=no-such-session", timeout=5)
+        refused.value.close()
+        assert refused.value.code == 400
+    finally:
+        server.stop()
+    lines = [line for line in server.log().splitlines() if "Invalid session no-such-session" in line]
+    assert len(lines) == 1, server.log()
+    assert " ERROR engineio.server: " in lines[0]
