@@ -169,5 +169,8 @@ def run(app: Flask, host: str | None = None, port: int | None = None) -> None:
         # A socket operation stalled for a whole ping cycle means the peer is gone (half-open).
         socket_timeout=config["CHATSERVER_PING_INTERVAL"] + config["CHATSERVER_PING_TIMEOUT"],
         log_output=False,
+        # eventlet's default (True) answers a request whose app raised with a 500 holding the
+        # traceback (install paths, versions); no traceback goes to a client, whatever raised.
+        debug=False,
     )
     logger.info("chatserver stopped")
