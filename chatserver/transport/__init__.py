@@ -14,7 +14,7 @@ from socketio.packet import Packet
 from .admission import Admission
 from .fanout import FanOutManager
 from .handshake import ExactPingInterval
-from .malformed import checked_websocket_class
+from .malformed import UndecodablePostGuard, checked_websocket_class
 from .packetfilter import IncomingPacketFilter
 from .packets import packet_class
 from .sendqueue import SlowConsumerGuard
@@ -35,8 +35,9 @@ def install(app: Any, socketio: Any, settings: TransportSettings) -> Admission:
     """Put chatserver's transport around the Engine.IO server of ``socketio`` and ``app.wsgi_app``.
 
     In this order, because each step wraps what the one before left:
-    1. the incoming packet filter wraps engine.io's ``message`` handler (python-socketio's decoder),
-       and the handshake's ping interval is corrected in its ``connect`` handler;
+    1. the incoming packet filter wraps engine.io's ``message`` handler (python-socketio's decoder);
+       its ``connect`` handler is wrapped to correct the handshake's ping interval and to have
+       each new socket refuse long-polling bodies engine.io cannot decode;
     2. the slow-consumer guard bounds every send queue and gives the server its own copy of the
        async driver table, so that step 3 changes this server's WebSocket class only;
     3. the WebSocket class: innermost the check that closes a connection sending what engine.io
@@ -52,6 +53,7 @@ def install(app: Any, socketio: Any, settings: TransportSettings) -> Admission:
     eio = socketio.server.eio
     IncomingPacketFilter(eio)
     ExactPingInterval(eio)
+    UndecodablePostGuard(eio)
     guard = SlowConsumerGuard(eio, settings.send_queue_bytes)
     websocket = eio._async.get("websocket")
     if websocket is not None:

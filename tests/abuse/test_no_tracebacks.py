@@ -133,6 +133,30 @@ def test_a_websocket_upgrade_whose_probe_is_no_engineio_packet_is_closed(server,
     still_serves(server)
 
 
+# Long-polling bodies python-engineio cannot decode: no type digit, invalid UTF-8, broken base64,
+# more than its 16 packets, an empty packet, a JSONP body without its d= value.
+BAD_BODIES = {
+    "no-type": b"x",
+    "invalid-utf-8": b"4\xff",
+    "broken-base64": b"ba",
+    "17-packets": b"\x1e".join([b"6"] * 17),
+    "empty-packet": b"4\x1e\x1e4",
+    "jsonp-without-d": b"d=",
+}
+
+
+@pytest.mark.parametrize("body", BAD_BODIES.values(), ids=BAD_BODIES)
+def test_a_long_polling_body_that_is_no_engineio_payload_gets_a_plain_400_and_no_logged_traceback(server, body):
+    polling = RawPolling(server)
+    query = f"EIO=4&transport=polling&sid={polling.sid}" + ("&j=0" if body.startswith(b"d=") else "")
+    status, headers, text = polling.request("POST", body, query=query)
+    assert status == 400 and headers["Content-Type"].startswith("text/plain"), (status, text)
+    assert not any(leak.decode() in text for leak in LEAKS) and len(text) < 200, text
+    assert polling.request("GET")[0] == 400  # the session was closed
+    log = server.log()
+    assert "Traceback" not in log and "post request handler error" not in log, log
+
+
 BAD_QUERIES = [
     "EIO=3&transport=polling",
     "EIO=4&transport=carrier-pigeon",
