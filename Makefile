@@ -11,7 +11,7 @@ SYSTEM_COMMANDS := /usr/bin/chromium /usr/bin/redis-server /usr/sbin/nginx $(fir
 
 .PHONY: run test test-floor lint deps system-deps bench bench-quick clean
 
-run: $(VENV)/.installed
+run: $(VENV)/.server-installed
 	$(PYTHON) -m chatserver
 
 # PIP_CONSTRAINT: the packaging test's fresh venv installs the wheel with the same versions.
@@ -27,6 +27,14 @@ lint: $(VENV)/.installed
 
 deps: $(VENV)/.installed tests/node/node_modules/.installed system-deps
 
+# `make run`: the server and its dependencies only.
+$(VENV)/.server-installed: setup.cfg setup.py $(CONSTRAINTS)
+	python3 -m venv $(VENV)
+	$(PYTHON) -m pip install -q --upgrade pip
+	$(PYTHON) -m pip install -q -c $(CONSTRAINTS) -e .
+	touch $@
+
+# `make test`, `lint`, `deps`, `bench`: the server plus the test tools and gunicorn.
 $(VENV)/.installed: setup.cfg setup.py $(CONSTRAINTS)
 	python3 -m venv $(VENV)
 	$(PYTHON) -m pip install -q --upgrade pip

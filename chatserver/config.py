@@ -92,8 +92,8 @@ SETTINGS = (
         "Bytes waiting to be sent to one client, besides its largest packet, before it is dropped as a slow "
         "consumer; `0` is no limit.",
     ),
-    Setting("PING_INTERVAL", 25, int, "Seconds between Engine.IO pings."),
-    Setting("PING_TIMEOUT", 20, int, "Seconds to wait for a pong before dropping the connection."),
+    Setting("PING_INTERVAL", 25.0, float, "Seconds between Engine.IO pings (fractions too: `0.5`)."),
+    Setting("PING_TIMEOUT", 20.0, float, "Seconds to wait for a pong before dropping the connection (fractions too)."),
     Setting(
         "REQUEST_HEAD_TIMEOUT",
         20.0,
@@ -121,8 +121,9 @@ SETTINGS = (
         "AUTHENTICATOR",
         None,
         _optional_text,
-        "`module:function` called as `function(id, password)`; falsy refuses the login with `401`. When set it "
-        "decides every password login instead of the stored passwords.",
+        "`module:function` (on the import path or in the working directory) called as `function(id, password)`; "
+        "falsy refuses the login with `401`. When set it decides every password login instead of the stored "
+        "passwords.",
     ),
     Setting(
         "DATABASE_URL",

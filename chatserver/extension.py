@@ -62,11 +62,47 @@ def detect_async_mode() -> str:
 
 
 def _load_authenticator(value: Any) -> Callable[[str, str | None], Any] | None:
-    """Accept a callable or a ``module:function`` import string."""
+    """Accept a callable or a ``module:function`` import string; raise ValueError naming what is wrong."""
     if value is None or callable(value):
         return value
     module_name, _, attribute = str(value).partition(":")
-    return getattr(importlib.import_module(module_name), attribute)
+    if not module_name or not attribute:
+        raise ValueError(f"CHATSERVER_AUTHENTICATOR={value!r}: expected module:function")
+    function = getattr(_import_here_or_on_path(module_name, value), attribute, None)
+    if not callable(function):
+        raise ValueError(f"CHATSERVER_AUTHENTICATOR={value!r}: module {module_name!r} has no function {attribute!r}")
+    return function
+
+
+def _import_here_or_on_path(module_name: str, setting: str) -> Any:
+    """Import ``module_name`` from the import path, else from the working directory.
+
+    ``python -m chatserver``, gunicorn and ``flask run`` put the working directory on the import
+    path; the ``chatserver`` console script and ``python wsgi.py`` do not. Looking there too
+    finds ``myauth.py`` next to where the server was started whichever way it was. The directory
+    is appended, so it never hides an installed module, and stays, so the module can import its
+    neighbours later.
+    """
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if not _is_module_or_parent(exc.name, module_name):
+            raise  # the module was found; something it imports was not
+    working_directory = os.getcwd()
+    if working_directory not in sys.path and "" not in sys.path:
+        sys.path.append(working_directory)
+        try:
+            return importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if not _is_module_or_parent(exc.name, module_name):
+                raise
+            sys.path.remove(working_directory)
+    raise ValueError(f"CHATSERVER_AUTHENTICATOR={setting!r}: no module {module_name!r} on the import path "
+                     f"or in the working directory {working_directory}") from None
+
+
+def _is_module_or_parent(missing: str | None, module_name: str) -> bool:
+    return missing is not None and (module_name == missing or module_name.startswith(missing + "."))
 
 
 def _cluster_for(config: Mapping[str, Any]) -> Cluster | None:
