@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chatserver.store import SqlStore, open_engine, upgrade
+from chatserver.store import SqlStore, open_engine, open_store, upgrade
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -16,6 +16,14 @@ def url(request, tmp_path):
 
 
 @pytest.fixture
+def store(url):
+    """The store as the server opens it: migrated, behind the worker thread."""
+    store = open_store(url)
+    yield store
+    store.close()
+
+
+@pytest.fixture
 def sql_store(url):
     """The SqlStore alone, called from the test's own threads (as several nodes would call one database)."""
     engine = open_engine(url)
@@ -23,9 +31,3 @@ def sql_store(url):
     store = SqlStore(engine)
     yield store
     store.close()
-
-
-@pytest.fixture
-def store(sql_store):
-    """The store the behaviour tests use."""
-    return sql_store
