@@ -2,6 +2,7 @@
 
 import os
 
+import postgres_support
 import pytest
 
 from chatserver import create_app
@@ -47,3 +48,10 @@ def connect(app):
     for test_client in clients:
         if test_client.is_connected():
             test_client.disconnect()
+
+
+@pytest.fixture
+def postgres_url(request):
+    """A PostgreSQL database created for this test alone and dropped after it, as a ``postgresql://`` URL."""
+    with postgres_support.fresh_database(postgres_support.session_port(request.config)) as url:
+        yield url
