@@ -14,6 +14,7 @@ import _socket
 import configparser
 import importlib
 import inspect
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
@@ -193,6 +194,106 @@ def green_socket_fd() -> None:
         green.close()
 
 
+def open_packet_through_connect(transport: str) -> Callable[[], None]:
+    """A handshake on ``transport`` queues the OPEN packet, runs the connect handler, then encodes the packet."""
+
+    def check() -> None:
+        server = eio_server()
+        server.start_service_task = False  # no monitor thread for a server that serves one request
+        open_type, payload = lookup("engineio.packet:OPEN")(), lookup("engineio.payload:Payload")()
+        sent: list[str] = []
+
+        class HangingUpWebSocket:
+            """The async mode's WebSocket app, for a client that hangs up after the handshake."""
+
+            def __init__(self, handler: Callable, server: Any) -> None:
+                self.handler = handler
+
+            def __call__(self, environ: dict, start_response: Callable) -> Any:
+                return self.handler(self)
+
+            def wait(self) -> None:
+                return None
+
+            def send(self, message: str) -> None:
+                sent.append(message)
+
+            def close(self) -> None:
+                pass
+
+        queued: list[Any] = []
+
+        def on_connect(sid: str, environ: dict) -> None:
+            queued.extend(server.sockets[sid].queue.queue)
+            for packet in queued:
+                if packet.packet_type == open_type and isinstance(packet.data, dict):
+                    packet.data["pingInterval"] = 1234
+
+        server._async = dict(server._async, websocket=HangingUpWebSocket)
+        server.on("connect", on_connect)
+        environ = {"REQUEST_METHOD": "GET", "QUERY_STRING": f"EIO=4&transport={transport}"}
+        if transport == "websocket":
+            environ.update(HTTP_CONNECTION="Upgrade", HTTP_UPGRADE="websocket")
+        answer = b"".join(server.handle_request(environ, lambda status, headers: None)).decode() + "".join(sent)
+        for engineio_socket in list(server.sockets.values()):  # the polling one stays open: end its ping task
+            engineio_socket.close(wait=False, abort=True)
+        assert [p.packet_type for p in queued] == [open_type], (
+            f"{transport}: when connect ran, the socket's queue held {queued!r}, not the OPEN packet alone")
+        received = payload(encoded_payload=answer).packets
+        assert received and received[0].data.get("pingInterval") == 1234, (
+            f"{transport}: OPEN was encoded before connect returned: the client got {answer!r}")
+
+    return check
+
+
+def websocket_reads_through_wait() -> None:
+    """``Socket._websocket_handler`` reads with ``ws.wait()``; a None from it ends the session."""
+    engineio_socket = eio_socket()
+    calls: list[str] = []
+
+    class ClosedWebSocket:
+        def wait(self) -> None:
+            calls.append("wait")
+            return None
+
+        def send(self, message: str) -> None:
+            calls.append("send")
+
+        def close(self) -> None:
+            calls.append("close")
+
+    engineio_socket._websocket_handler(ClosedWebSocket())
+    assert "wait" in calls, f"the handler never called ws.wait() (it called {calls})"
+    assert engineio_socket.closed, "the session is still open after ws.wait() returned None"
+
+
+def undecodable_post_raises_value_error() -> None:
+    """A POST body that is no Engine.IO payload raises ValueError out of ``handle_post_request``."""
+    body = b"abc"
+    try:
+        eio_socket().handle_post_request({"CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body)})
+    except ValueError:
+        return
+    raise AssertionError("a POST body that is no Engine.IO payload no longer raises ValueError")
+
+
+def queue_keeps_items(mode: str) -> Callable[[], None]:
+    """A queue of engine.io's ``mode`` driver shows what was put in ``queue``, counted in ``unfinished_tasks``."""
+
+    def check() -> None:
+        queue = lookup(f"engineio.async_drivers.{mode}:_async")()["queue"]()
+        queue.put("packet")
+        assert list(queue.queue) == ["packet"], f"{type(queue).__name__}().queue holds {list(queue.queue)!r}"
+        assert queue.unfinished_tasks == 1, f"{type(queue).__name__}().unfinished_tasks is {queue.unfinished_tasks}"
+
+    return check
+
+
+def reads_environ(function: Callable[[], Callable], key: str) -> Callable[[], None]:
+    """The function's code still names the WSGI environ ``key``."""
+    return holds(lambda: key in inspect.unwrap(function()).__code__.co_consts, f"its code no longer reads {key}")
+
+
 def defined_as(owner: str, name: str, kind: type) -> Callable[[], None]:
     """``name`` is defined on the class at ``owner`` as a ``kind`` (staticmethod, classmethod)."""
     return holds(lambda: isinstance(inspect.getattr_static(lookup(owner)(), name), kind),
@@ -210,8 +311,10 @@ QUEUE = "chatserver.cluster.queue (RedisQueue)"
 WEBSOCKET = "chatserver.transport.eventlet.websocket (LeanWebSocket, CoalescingWriter)"
 HEADDEADLINE = "chatserver.transport.eventlet.headdeadline (HeadDeadlineProtocol)"
 SERVER = "chatserver.transport.eventlet.server (run, GracefulShutdown)"
+HANDSHAKE = "chatserver.transport.handshake (ExactPingInterval)"
+MALFORMED = "chatserver.transport.malformed (CheckedWebSocket, UndecodablePostGuard)"
 
-SIO, EIO, EVENTLET, FSIO = "python-socketio", "python-engineio", "eventlet", "flask-socketio"
+SIO, EIO, EVENTLET, FSIO, SWS = "python-socketio", "python-engineio", "eventlet", "flask-socketio", "simple-websocket"
 
 RELIANCES = [
     # python-socketio: the client manager we subclass and partly copy, the packet, the handlers we wrap.
@@ -257,9 +360,9 @@ RELIANCES = [
         lookup("socketio:Server._handle_eio_message"), "self", "eio_sid", "data")),
     Reliance(SIO, "Server._handle_eio_disconnect", ADMISSION, parameters(
         lookup("socketio:Server._handle_eio_disconnect"), "self", "eio_sid", "reason")),
-    Reliance(SIO, "Server().eio.handlers", ADMISSION + " and " + PACKETFILTER, holds(
-        lambda: {"connect", "message", "disconnect"} <= set(sio_server().eio.handlers),
-        "python-socketio no longer registers connect, message and disconnect in eio.handlers")),
+    Reliance(SIO, "Server().eio.handlers", ADMISSION + ", " + PACKETFILTER + ", " + HANDSHAKE + " and " + MALFORMED,
+             holds(lambda: {"connect", "message", "disconnect"} <= set(sio_server().eio.handlers),
+                   "python-socketio no longer registers connect, message and disconnect in eio.handlers")),
     Reliance(SIO, "Namespace().server", EVENTS + ": self.server.manager, enter_room, leave_room, emit", check_all(
         attribute(made("socketio:Namespace", "/"), "server"),
         parameters(lookup("socketio:Namespace._set_server"), "self", "server"))),
@@ -280,15 +383,17 @@ RELIANCES = [
     Reliance(EIO, "async_drivers.eventlet._async", INSTALL + " and " + WEBSOCKET, holds(
         lambda: {"queue", "websocket"} <= set(lookup("engineio.async_drivers.eventlet:_async")()),
         "_async has no 'queue' or no 'websocket'")),
-    Reliance(EIO, "async_drivers.eventlet.WebSocketWSGI", SENDQUEUE + " and " + WEBSOCKET + " subclass it", parameters(
+    Reliance(EIO, "async_drivers.eventlet.WebSocketWSGI", SENDQUEUE + ", " + MALFORMED + " and " + WEBSOCKET
+             + " subclass it", parameters(
         lookup("engineio.async_drivers.eventlet:WebSocketWSGI.__init__"), "self", "handler", "server")),
     Reliance(EIO, "Server.create_queue", SENDQUEUE + " replaces it on the server", parameters(
         lookup("engineio:Server.create_queue"), "self", "*args", "**kwargs")),
     Reliance(EIO, "BaseSocket.__init__ calls server.create_queue", SENDQUEUE, touches(
         lookup("engineio.base_socket:BaseSocket.__init__"), "create_queue", "queue")),
-    Reliance(EIO, "Server().handlers", ADMISSION + " and " + PACKETFILTER, attribute(eio_server, "handlers", dict)),
-    Reliance(EIO, "Server().sockets", FANOUT + ", " + SENDQUEUE + " and " + SERVER, attribute(
-        eio_server, "sockets", dict)),
+    Reliance(EIO, "Server().handlers", ADMISSION + ", " + PACKETFILTER + ", " + HANDSHAKE + " and " + MALFORMED,
+             attribute(eio_server, "handlers", dict)),
+    Reliance(EIO, "Server().sockets", FANOUT + ", " + SENDQUEUE + ", " + SERVER + ", " + HANDSHAKE + " and "
+             + MALFORMED, attribute(eio_server, "sockets", dict)),
     Reliance(EIO, "Server.reason.SERVER_DISCONNECT", SENDQUEUE, attribute(
         lookup("engineio:Server.reason"), "SERVER_DISCONNECT", str)),
     Reliance(EIO, "Server.send_packet body", FANOUT + ": emit sends to the socket directly", touches_exactly(
@@ -301,17 +406,46 @@ RELIANCES = [
         lookup("engineio.socket:Socket.send"),
         "check_ping_timeout", "queue", "put", "server", "logger", "info", "sid", "packet", "packet_names",
         "packet_type", "data", "isinstance", "bytes")),
-    *(Reliance(EIO, f"Socket().{name}", WEBSOCKET + ", " + SENDQUEUE + " and " + SERVER, attribute(eio_socket, name))
-      for name in ("queue", "upgraded", "upgrading", "closed")),
+    *(Reliance(EIO, f"Socket().{name}", WEBSOCKET + ", " + SENDQUEUE + ", " + SERVER + " and " + HANDSHAKE,
+               attribute(eio_socket, name))
+      for name in ("queue", "upgraded", "upgrading", "closed", "sid")),
     Reliance(EIO, "Socket.check_ping_timeout", WEBSOCKET, parameters(
         lookup("engineio.socket:Socket.check_ping_timeout"), "self")),
     Reliance(EIO, "Socket.close", SENDQUEUE + " and " + SERVER, parameters(
         lookup("engineio.socket:Socket.close"), "self", "wait", "abort", "reason")),
-    Reliance(EIO, "Socket._upgrade_websocket", SENDQUEUE + ": the WebSocket app is made from _async['websocket'] "
-             "with the socket's bound _websocket_handler", touches(
+    Reliance(EIO, "Socket._upgrade_websocket", SENDQUEUE + " and " + MALFORMED + ": the WebSocket app is made from "
+             "_async['websocket'] with the socket's bound _websocket_handler", touches(
                  lookup("engineio.socket:Socket._upgrade_websocket"), "_async", "_websocket_handler")),
     Reliance(EIO, "Socket._websocket_handler writer", WEBSOCKET + ": the FLUSH cue goes out as ws.send(item.encode())",
              touches(nested(lookup("engineio.socket:Socket._websocket_handler"), "writer"), "poll", "send", "encode")),
+    Reliance(EIO, "Socket._websocket_handler reads ws.wait()", MALFORMED + ": CheckedWebSocket replaces ws.wait, and "
+             "its None ends the session", check_all(
+                 touches(nested(lookup("engineio.socket:Socket._websocket_handler"), "websocket_wait"), "wait"),
+                 websocket_reads_through_wait)),
+    Reliance(EIO, "Server._handle_connect: OPEN queued, connect, then encoded", HANDSHAKE + ": on_connect corrects "
+             "the waiting OPEN packet; " + MALFORMED + ": on_connect finds the new socket in sockets", check_all(
+                 open_packet_through_connect("polling"), open_packet_through_connect("websocket"))),
+    *(Reliance(EIO, f"Server().{name}", HANDSHAKE + ": the advertised pingInterval is their sum", check_all(
+        attribute(made("engineio:Server", async_mode="threading", ping_interval=(1.5, 0.25)), name, float),
+        touches(lookup("engineio:Server._handle_connect"), name)))
+      for name in ("ping_interval", "ping_interval_grace_period")),
+    *(Reliance(EIO, f"async_drivers.{mode}._async['queue']().queue/unfinished_tasks", HANDSHAKE + " reads queue; "
+               + SENDQUEUE + ": BoundedSendQueue.join reads unfinished_tasks", queue_keeps_items(mode))
+      for mode in ("threading", "eventlet", "gevent")),
+    *(Reliance(EIO, f"async_drivers.{module}.{name}", SENDQUEUE + " and " + MALFORMED + " subclass it", parameters(
+        lookup(f"engineio.async_drivers.{module}:{name}.__init__"), "self", "handler", "server", *rest))
+      for module, name, rest in (("_websocket_wsgi", "SimpleWebSocketWSGI", ["**kwargs"]),
+                                 ("gevent", "WebSocketWSGI", []))),
+    Reliance(EIO, "SimpleWebSocketWSGI().ws", MALFORMED + ": close_for_protocol_error closes simple-websocket's "
+             "connection", touches(lookup("engineio.async_drivers._websocket_wsgi:SimpleWebSocketWSGI.__call__"),
+                                   "ws", "Server")),
+    Reliance(EIO, "Socket.handle_post_request", MALFORMED + ": UndecodablePostGuard replaces it on each socket and "
+             "catches ValueError", check_all(
+                 parameters(lookup("engineio.socket:Socket.handle_post_request"), "self", "environ"),
+                 undecodable_post_raises_value_error)),
+    Reliance(EIO, "Server.handle_request calls socket.handle_post_request", MALFORMED + ": the EngineIOError it "
+             "raises gets 400", touches(lookup("engineio:Server.handle_request"), "handle_post_request",
+                                        "EngineIOError")),
     Reliance(EIO, "WSGIApp().engineio_path", INSTALL + ": the admission middleware's path", holds(
         lambda: flask_socketio().sockio_mw.engineio_path == "/socket.io/",
         "sockio_mw.engineio_path is not /socket.io/")),
@@ -321,6 +455,12 @@ RELIANCES = [
         flask_socketio, "server", lookup("socketio:Server")())),
     Reliance(FSIO, "Namespace.trigger_event", EVENTS + " overrides it", parameters(
         lookup("flask_socketio:Namespace.trigger_event"), "self", "event", "*args")),
+    # simple-websocket: the connection under the threading and gevent WebSocket.
+    Reliance(SWS, "Server.close", MALFORMED + ": close_for_protocol_error sends 1002 with reason=, message=",
+             parameters(lookup("simple_websocket:Server.close"), "self", "reason", "message")),
+    Reliance(SWS, "Server().connected", MALFORMED + ": close_for_protocol_error closes only a connected one", check_all(
+        touches(lookup("simple_websocket.ws:Base.__init__"), "connected"),
+        touches(lookup("simple_websocket:Server.close"), "connected"))),
     # eventlet: the WebSocket, the WSGI server, the hub.
     Reliance(EVENTLET, "WebSocketWSGI._handle_hybi_request", WEBSOCKET + " overrides it", parameters(
         lookup("eventlet.websocket:WebSocketWSGI._handle_hybi_request"), "self", "environ")),
@@ -330,6 +470,13 @@ RELIANCES = [
     Reliance(EVENTLET, "RFC6455WebSocket._recv_frame", WEBSOCKET + ": it reads self.socket and unmasks with "
              "self._apply_mask", touches(lookup("eventlet.websocket:RFC6455WebSocket._recv_frame"),
                                          "_apply_mask", "socket", "recv")),
+    Reliance(EVENTLET, "WebSocketWSGI._handle_hybi_request reads HTTP_SEC_WEBSOCKET_EXTENSIONS", WEBSOCKET
+             + ": LeanWebSocket removes it to refuse permessage-deflate", reads_environ(
+                 lookup("eventlet.websocket:WebSocketWSGI._handle_hybi_request"), "HTTP_SEC_WEBSOCKET_EXTENSIONS")),
+    Reliance(EVENTLET, "RFC6455WebSocket._send_closing_frame", WEBSOCKET + ": close_for_protocol_error sends the "
+             "close frame 1002 with it", parameters(
+                 lookup("eventlet.websocket:RFC6455WebSocket._send_closing_frame"),
+                 "self", "ignore_send_errors", "close_data")),
     Reliance(EVENTLET, "RFC6455WebSocket._send", WEBSOCKET, parameters(
         lookup("eventlet.websocket:RFC6455WebSocket._send"), "self", "frame")),
     Reliance(EVENTLET, "RFC6455WebSocket.send", WEBSOCKET + ": send_message replaces it", parameters(
@@ -362,9 +509,9 @@ RELIANCES = [
                                  lookup("eventlet.hubs.hub:BaseHub")()),
               "the default hub is not a BaseHub"))),
     Reliance(EVENTLET, "wsgi.server keywords", SERVER, holds(
-        lambda: {"max_size", "protocol", "socket_timeout", "log_output"} <= set(
+        lambda: {"max_size", "protocol", "socket_timeout", "log_output", "debug"} <= set(
             _parameter_names(lookup("eventlet.wsgi:server")())),
-        "wsgi.server lost one of max_size, protocol, socket_timeout, log_output")),
+        "wsgi.server lost one of max_size, protocol, socket_timeout, log_output, debug")),
 ]
 
 
