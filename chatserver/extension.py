@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import logging
 import os
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PRUNE_INTERVAL = 3600.0
+SHUTDOWN_FLUSH_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,9 @@ def _database_url(app: Flask) -> str:
 def _open_store(url: str, threads: Threads) -> Store:
     """Open (and migrate) the accounts and history database at ``url``."""
     store = open_store(url, threads=threads)
+    # Live messages are written behind their replies: whatever stops the process (gunicorn's
+    # worker exit, Ctrl-C under flask run) writes what is still queued first.
+    atexit.register(store.close, SHUTDOWN_FLUSH_TIMEOUT)
     logger.info("accounts and history in %s", make_url(url).render_as_string(hide_password=True))
     return store
 

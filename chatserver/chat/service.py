@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..store.interface import StoreUnavailable, UnknownMessage
 from .accounts import Accounts
 from .errors import ChatError
 from .history import BROADCAST, conversation_of, history_page
@@ -189,6 +190,10 @@ class ChatService:
             return action(sid, payload)
         except ChatError as error:
             return Outbox(reply=self._reply(command, error.code, error.text_key, **error.details))
+        except StoreUnavailable as error:
+            # Expected when the database is down: one line, not a traceback per event.
+            logger.warning("database unavailable: %s (%r from socket %s answered 500)", error, command, sid)
+            return Outbox(reply=self._reply(command, "500", "500-database"))
         except Exception:
             logger.exception("unexpected fault in %r from socket %s", command, sid)
             return Outbox(reply=self._reply(command, "500"))
@@ -347,7 +352,7 @@ class ChatService:
             messages, more = self.store.history(
                 conversation_of(user, peer, command), before=page.before, after=page.after, limit=page.limit
             )
-        except LookupError:  # the store's UnknownMessage: a cursor not in this conversation
+        except UnknownMessage:
             raise ChatError("404", "404-cursor") from None
         return Outbox(reply=self._reply("history", "200", extra={"messages": messages, "more": more}))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .interface import MESSAGE_FIELDS, Account, Store, UnknownMessage
+from .interface import MESSAGE_FIELDS, Account, Store, StoreUnavailable, UnknownMessage
 from .migrate import upgrade
 from .sql import DEFAULT_BUSY_TIMEOUT, SqlStore, open_engine
 from .worker import OS_THREADS, OffloadedStore, Threads
@@ -21,6 +21,7 @@ __all__ = [
     "OffloadedStore",
     "SqlStore",
     "Store",
+    "StoreUnavailable",
     "Threads",
     "UnknownMessage",
     "default_url",

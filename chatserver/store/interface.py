@@ -32,6 +32,10 @@ class UnknownMessage(LookupError):
         self.message_id = message_id
 
 
+class StoreUnavailable(Exception):
+    """The database cannot be reached (down, or locked past the busy timeout); the text says why in one line."""
+
+
 class Store(ABC):
     """Durable chat state behind one interface; the domain never sees SQL."""
 

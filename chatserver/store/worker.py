@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from .interface import Account, Store
+from .interface import Account, Store, StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +146,8 @@ class OffloadedStore(Store):
         self._submit(job)
         self._threads.wait(job.done, None)
         if job.error is not None:
+            if _unreachable(job.error):
+                raise StoreUnavailable(_one_line(job.error)) from job.error
             raise job.error
         return job.result
 

@@ -258,3 +258,9 @@ def test_message_ids_are_unique_within_and_across_services():
     first, second = ChatService(rate_per_second=0), ChatService(rate_per_second=0)
     ids = {service.new_id() for service in (first, second) for _ in range(1000)}
     assert len(ids) == 2000
+
+
+def test_every_text_has_a_korean_sentence():
+    from chatserver.chat.texts import TEXTS
+
+    assert set(TEXTS["ko"]) == set(TEXTS["en"])

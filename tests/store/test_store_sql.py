@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from store_support import message, messages
 
-from chatserver.store import default_url, open_engine, open_store
+from chatserver.store import StoreUnavailable, default_url, open_engine, open_store
 from chatserver.store.models import messages as messages_table
 
 from support import free_port
@@ -92,8 +92,9 @@ def test_seq_is_never_reused_even_after_prune_emptied_the_table(url):
 def test_ping_raises_when_postgresql_is_not_there():
     store = open_store(f"postgresql://postgres@127.0.0.1:{free_port()}/nothing", migrate=False)
     try:
-        with pytest.raises(OperationalError):
+        with pytest.raises(StoreUnavailable) as raised:
             store.ping()
+        assert isinstance(raised.value.__cause__, OperationalError), "the driver's error stays attached"
     finally:
         store.close()
 
@@ -106,8 +107,9 @@ def test_a_restarted_postgresql_is_reconnected():
             store.save_messages([("ALL", message("before"))])
             store.ping()
             server.stop()
-            with pytest.raises(OperationalError):
+            with pytest.raises(StoreUnavailable) as raised:
                 store.ping()
+            assert isinstance(raised.value.__cause__, OperationalError)
             server.start()
             store.ping()  # the pool pinged its dead connection and opened a new one
             page, _ = store.history("ALL")

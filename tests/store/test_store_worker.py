@@ -13,7 +13,16 @@ from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 from store_support import message, messages
 
-from chatserver.store import OS_THREADS, OffloadedStore, SqlStore, UnknownMessage, open_engine, open_store, upgrade
+from chatserver.store import (
+    OS_THREADS,
+    OffloadedStore,
+    SqlStore,
+    StoreUnavailable,
+    UnknownMessage,
+    open_engine,
+    open_store,
+    upgrade,
+)
 
 
 class HeldThreads:
@@ -147,8 +156,9 @@ def locked_sqlite(tmp_path):
 def test_a_locked_sqlite_database_is_an_error_not_a_hang(locked_sqlite):
     url, other = locked_sqlite
     store = open_store(url, busy_timeout=0.1, migrate=False)
-    with pytest.raises(OperationalError, match="database is locked"):
+    with pytest.raises(StoreUnavailable, match="OperationalError: database is locked") as raised:
         store.create_account("alice", "hash", "Alice", 1)
+    assert isinstance(raised.value.__cause__, OperationalError), "the driver's error stays attached"
     other.execute("ROLLBACK")
     assert store.create_account("alice", "hash", "Alice", 1) is True
     store.close()
