@@ -348,9 +348,16 @@ class ChatService:
             raise ChatError("404", "404-room")
         if peer != BROADCAST and sid not in self._registered:
             raise ChatError("403", "403-guest-history")
+        since = 0
+        if peer != BROADCAST:
+            # An id can change hands (a guest's before it was registered, a deleted account's):
+            # a one-to-one conversation shows only what was said since both its accounts exist.
+            accounts = (self.store.account(user), self.store.account(peer))
+            since = max((account.created_ms for account in accounts if account is not None), default=0)
         try:
             messages, more = self.store.history(
-                conversation_of(user, peer, command), before=page.before, after=page.after, limit=page.limit
+                conversation_of(user, peer, command), before=page.before, after=page.after, limit=page.limit,
+                since_ms=since,
             )
         except UnknownMessage:
             raise ChatError("404", "404-cursor") from None

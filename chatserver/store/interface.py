@@ -91,8 +91,11 @@ class Store(ABC):
 
     @abstractmethod
     def history(self, conversation: str, *, before: str | None = None, after: str | None = None,
-                limit: int = 50) -> tuple[list[dict], bool]:
-        """Return one page of ``conversation`` oldest first, and whether more lie beyond it (PROTOCOL.md)."""
+                limit: int = 50, since_ms: int = 0) -> tuple[list[dict], bool]:
+        """Return one page of ``conversation`` oldest first, and whether more lie beyond it (PROTOCOL.md).
+
+        Only messages stamped ``since_ms`` or later count, as if the older ones were not there.
+        """
 
     @abstractmethod
     def prune(self, before_ms: int) -> int:

@@ -169,7 +169,7 @@ class SqlStore(Store):
         return [row._asdict() for row in rows]
 
     def history(self, conversation: str, *, before: str | None = None, after: str | None = None,
-                limit: int = 50) -> tuple[list[dict], bool]:
+                limit: int = 50, since_ms: int = 0) -> tuple[list[dict], bool]:
         if limit < 1:
             raise ValueError("limit must be at least 1")
         if before is not None and after is not None:
@@ -177,6 +177,8 @@ class SqlStore(Store):
         cursor = before if before is not None else after
         # One row more than the page says whether more lie beyond it.
         query = select(*_MESSAGE_COLUMNS).where(messages.c.conversation == conversation).limit(limit + 1)
+        if since_ms:
+            query = query.where(messages.c.timestamp >= since_ms)
         with self.engine.connect() as connection:  # one transaction: the cursor and its page agree
             if cursor is not None:
                 seq = connection.scalar(select(messages.c.seq).where(messages.c.id == cursor,

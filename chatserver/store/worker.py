@@ -253,8 +253,9 @@ class OffloadedStore(Store):
         return self._call(self._store.take_offline, user_id)
 
     def history(self, conversation: str, *, before: str | None = None, after: str | None = None,
-                limit: int = 50) -> tuple[list[dict], bool]:
-        return self._call(self._store.history, conversation, before=before, after=after, limit=limit)
+                limit: int = 50, since_ms: int = 0) -> tuple[list[dict], bool]:
+        return self._call(self._store.history, conversation, before=before, after=after, limit=limit,
+                          since_ms=since_ms)
 
     def prune(self, before_ms: int) -> int:
         return self._call(self._store.prune, before_ms)

@@ -194,3 +194,20 @@ def test_a_restart_keeps_accounts_tokens_history_and_the_offline_queue(database_
         assert texts == [f"live {n}" for n in range(20)] + ["while you were away"] and more is False
         alice.close()
         bob.close()
+
+
+def test_an_id_registered_later_does_not_read_what_its_earlier_guest_said(connect_to):
+    """A guest talks with bob, leaves; someone registers that id: their one-to-one history starts empty."""
+    bob, guest, newcomer = connect_to(), connect_to(), connect_to()
+    bob_id, _ = registered(bob, "bob")
+    carol = new_id("carol")
+    login(guest, carol)
+    assert guest.call("message", {"recepient": bob_id, "data": "from the guest"})["code"] == "200"
+    assert bob.call("message", {"recepient": carol, "data": "to the guest"})["code"] == "200"
+    guest.call("logout")
+    assert newcomer.call("register", {"id": carol, "password": PASSWORD})["code"] == "200"
+    assert newcomer.call("login", {"id": carol, "password": PASSWORD})["code"] == "200"
+    assert page(newcomer, recepient=bob_id) == ([], False)
+    assert bob.call("message", {"recepient": carol, "data": "welcome"})["code"] == "200"
+    assert page(newcomer, recepient=bob_id) == (["welcome"], False)
+    assert page(bob, recepient=carol) == (["welcome"], False), "bob's view is of the same conversation"

@@ -138,3 +138,11 @@ def test_unicode_round_trips(store):
     saved = [message(text, sender="사용자", recepient="ÄLL") for text in texts]
     store.save_messages([("dm:사용자\nbob", item) for item in saved])
     assert store.history("dm:사용자\nbob") == (saved, False)
+
+
+def test_since_leaves_out_what_came_before(store):
+    """An id that changed hands: the conversation is read from the later account's creation on."""
+    store.save_messages([("dm:a\nb", message("old", timestamp=100)), ("dm:a\nb", message("new", timestamp=200))])
+    for since, expected in ((0, ["old", "new"]), (150, ["new"]), (201, [])):
+        page, more = store.history("dm:a\nb", since_ms=since)
+        assert [m["data"] for m in page] == expected and more is False
