@@ -16,18 +16,22 @@ with warnings.catch_warnings():
 eventlet.monkey_patch()
 
 import argparse  # noqa: E402
+import sys  # noqa: E402
 
-from chatserver import __version__, create_app  # noqa: E402
+from chatserver import __version__, admin, create_app  # noqa: E402
 from chatserver.transport.eventlet.server import run  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Parse the command line and serve."""
+    """Parse the command line: serve, or run an admin command."""
     parser = argparse.ArgumentParser(prog="chatserver", description="Real-time chat server (Socket.IO).")
     parser.add_argument("--host", help="address to listen on (default: CHATSERVER_HOST or 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to listen on (default: CHATSERVER_PORT or 3000)")
     parser.add_argument("--version", action="version", version=f"chatserver {__version__}")
+    admin.add_parser(parser.add_subparsers(dest="command", metavar="admin ..."))
     args = parser.parse_args(argv)
+    if args.command == "admin":
+        sys.exit(admin.run(args))
     run(create_app(), host=args.host, port=args.port)
 
 

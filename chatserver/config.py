@@ -135,7 +135,7 @@ SETTINGS = (
     Setting("GUESTS", True, _switch("on", "off"),
             "`on`: an unregistered id logs in as a guest (the seed's login); `off`: registered users only."),
     Setting("REGISTRATION", True, _switch("open", "closed"),
-            "`open`: anyone may `register`; `closed`: `403`, accounts come from `chatserver admin`."),
+            "`open`: anyone may `register`; `closed`: `403`, accounts come from `chatserver admin create-user`."),
     Setting("HISTORY", True, _switch("on", "off"),
             "`off` stores no delivered messages (the offline queue still works)."),
     Setting("HISTORY_RETENTION_DAYS", 0.0, float,

@@ -134,7 +134,7 @@ def _call(function: Callable[..., Any], *args: Any) -> Any:
     return function(*args)
 
 
-def _database_url(app: Flask) -> str:
+def database_url(app: Flask) -> str:
     """The accounts and history database: CHATSERVER_DATABASE_URL, else SQLite in the instance folder."""
     config = app.config
     url = config["CHATSERVER_DATABASE_URL"]
@@ -189,7 +189,7 @@ class ChatServer:
             app.config.setdefault(key, value)
         config = app.config
         origins = config["CHATSERVER_CORS_ORIGINS"]
-        database_url = _database_url(app)
+        url = database_url(app)
 
         admission = None
         cluster = _cluster_for(config)
@@ -220,7 +220,7 @@ class ChatServer:
                            "emits cross nodes only if that manager shares a queue with the other nodes")
 
         threads, offload = _threads_for(socketio.async_mode)
-        store = _open_store(database_url, threads)
+        store = _open_store(url, threads)
         accounts = Accounts(
             store,
             guests=config["CHATSERVER_GUESTS"],
