@@ -294,6 +294,9 @@ class ChatService:
         data = payload.get("data")
         if not isinstance(data, str):
             raise ChatError("400", detail="data must be a string")
+        if "\x00" in data:
+            # PostgreSQL cannot store NUL in text; no chat client means to send it.
+            raise ChatError("400", detail="data must not contain NUL characters")
         if len(data) > self.max_message_length:
             raise ChatError("413", limit=self.max_message_length)
 

@@ -161,7 +161,8 @@ def test_message_before_login_is_401_whatever_else_is_wrong(service):
     "payload",
     [None, "hi", [], {"data": "hi"}, {"recepient": 5, "data": "hi"}, {"recepient": "x" * 65, "data": "hi"},
      {"recepient": "ALL"}, {"recepient": "ALL", "data": None}, {"recepient": "ALL", "data": 5},
-     {"recepient": "ALL", "data": "hi", "command": 1}, {"recepient": "ALL", "data": "hi", "type": {}}],
+     {"recepient": "ALL", "data": "hi", "command": 1}, {"recepient": "ALL", "data": "hi", "type": {}},
+     {"recepient": "ALL", "data": "nul \x00 inside"}],
 )
 def test_malformed_message_is_400(service, payload):
     service.handle("s1", "login", {"id": "alice"})
