@@ -26,6 +26,10 @@ from .interface import Account, Store, StoreUnavailable
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_BATCH = 1000
+# How long the worker, woken by a save, waits for more before writing them in one transaction.
+# Without it a worker that keeps up writes one message per transaction: the Python around each
+# transaction costs more than the row, and every wake-up takes the GIL from the event loop.
+DEFAULT_BATCH_DELAY = 0.02
 
 
 class Event(Protocol):
@@ -121,10 +125,13 @@ class OffloadedStore(Store):
     worker raised.
     """
 
-    def __init__(self, store: Store, threads: Threads = OS_THREADS, *, max_batch: int = DEFAULT_MAX_BATCH) -> None:
+    def __init__(self, store: Store, threads: Threads = OS_THREADS, *, max_batch: int = DEFAULT_MAX_BATCH,
+                 batch_delay: float = DEFAULT_BATCH_DELAY) -> None:
         self._store = store
         self._threads = threads
         self._max_batch = max_batch
+        self._batch_delay = batch_delay
+        self._never = threads.event()  # never set: waiting on it is an OS-thread sleep
         self._jobs: deque = deque()
         self._lock = threads.lock()
         self._wake = threads.event()  # set while jobs wait; only the worker clears it
@@ -183,6 +190,10 @@ class OffloadedStore(Store):
             count += len(saves[-1].items)
         return saves
 
+    def _saves_waiting(self) -> bool:
+        with self._lock:
+            return bool(self._jobs) and isinstance(self._jobs[0], _Save)
+
     def _run(self) -> None:
         while True:
             with self._lock:
@@ -191,6 +202,8 @@ class OffloadedStore(Store):
                     self._wake.clear()  # under the lock: a job submitted after this sets it again
             if job is None:
                 self._wake.wait()
+                if self._batch_delay and self._saves_waiting():
+                    self._never.wait(self._batch_delay)
             elif job is _STOP:
                 break
             elif isinstance(job, list):
