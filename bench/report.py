@@ -18,12 +18,14 @@ METRICS = [
     ("direct", "p99_ms", "one-to-one p99 (closed loop), ms", "lower"),
     ("direct", "server_cpu_us_per_msg", "server CPU per message, us", "lower"),
     ("direct", "lost", "one-to-one lost", "lower"),
+    ("direct", "db_cpu_frac", "PostgreSQL CPU, cores (direct)", "info"),
     ("direct", "gen_cpu_frac", "generator CPU, cores (direct)", "info"),
     ("broadcast", "deliveries_per_s", "broadcast deliveries/s", "higher"),
     ("broadcast", "p50_ms", "broadcast p50 (closed loop), ms", "lower"),
     ("broadcast", "p99_ms", "broadcast p99 (closed loop), ms", "lower"),
     ("broadcast", "server_cpu_us_per_delivery", "server CPU per delivery, us", "lower"),
     ("broadcast", "lost", "broadcast lost deliveries", "lower"),
+    ("broadcast", "db_cpu_frac", "PostgreSQL CPU, cores (broadcast)", "info"),
     ("broadcast", "gen_cpu_frac", "generator CPU, cores (broadcast)", "info"),
     ("latency", "p50_ms", "fixed-rate p50, ms", "lower"),
     ("latency", "p99_ms", "fixed-rate p99, ms", "lower"),
@@ -38,6 +40,7 @@ METRICS = [
     ("bystander", "server_cpu_us_per_msg", "server CPU per message (bystander), us", "lower"),
     ("bystander", "lost", "bystander run lost (writers and pair)", "lower"),
     ("bystander", "errors", "bystander run errors (refused, dropped)", "lower"),
+    ("bystander", "db_cpu_frac", "PostgreSQL CPU, cores (bystander)", "info"),
     ("bystander", "gen_cpu_frac", "generator CPU, cores (bystander)", "info"),
 ]
 

@@ -169,6 +169,31 @@ class Database:
             return f"{POSTGRES_URL}/{self.name}"
         return f"sqlite:///{self.path}"  # an absolute path: sqlite:////abs/path.sqlite3
 
+    def backend_cpu(self) -> dict[int, float]:
+        """CPU seconds per PostgreSQL backend process serving this database (none for SQLite).
+
+        PostgreSQL titles each backend `postgres: USER DATABASE HOST STATE`, so this database's
+        backends are told from those of everything else using the same PostgreSQL.
+        """
+        if self.kind != "postgresql":
+            return {}
+        out = {}
+        tick = os.sysconf("SC_CLK_TCK")
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    title = f.read().decode("utf-8", "replace")
+                if not title.startswith("postgres:") or f" {self.name} " not in title:
+                    continue
+                with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                out[int(pid)] = (int(fields[11]) + int(fields[12])) / tick
+            except (OSError, IndexError, ValueError):
+                continue  # gone meanwhile
+        return out
+
     def create(self) -> None:
         if self.kind == "postgresql":
             psql(f'CREATE DATABASE "{self.name}"')
