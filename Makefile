@@ -1,28 +1,44 @@
 # The two commands: `make run` (serve on http://127.0.0.1:3000) and `make test` (the whole suite).
 VENV ?= .venv
+# pip constraints the venv is built with: the newest versions setup.cfg allows, what a fresh install
+# gets. `make test-floor` runs the same suite in its own venv at the oldest allowed (CI runs both).
+CONSTRAINTS ?= constraints/newest.txt
 PYTHON := $(VENV)/bin/python
-# Debian packages the tests drive: a real browser, a real Redis, a real nginx.
-SYSTEM_PACKAGES := chromium redis-server nginx
-SYSTEM_COMMANDS := /usr/bin/chromium /usr/bin/redis-server /usr/sbin/nginx
+# Debian packages the tests drive: a real browser, a real Redis, a real nginx, a real PostgreSQL
+# (the tests use the one on 127.0.0.1:5432, or start their own from these binaries).
+SYSTEM_PACKAGES := chromium redis-server nginx postgresql
+SYSTEM_COMMANDS := /usr/bin/chromium /usr/bin/redis-server /usr/sbin/nginx $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb) /usr/lib/postgresql/initdb)
 
-.PHONY: run test lint deps system-deps bench bench-quick clean
+.PHONY: run test test-floor lint deps system-deps bench bench-quick clean
 
-run: $(VENV)/.installed
+run: $(VENV)/.server-installed
 	$(PYTHON) -m chatserver
 
+# PIP_CONSTRAINT: the packaging test's fresh venv installs the wheel with the same versions.
 test: deps
 	$(PYTHON) -m ruff check .
-	$(PYTHON) -m pytest
+	PIP_CONSTRAINT=$(abspath $(CONSTRAINTS)) $(PYTHON) -m pytest
+
+test-floor:
+	$(MAKE) test VENV=.venv/floor CONSTRAINTS=constraints/floor.txt
 
 lint: $(VENV)/.installed
 	$(PYTHON) -m ruff check .
 
 deps: $(VENV)/.installed tests/node/node_modules/.installed system-deps
 
-$(VENV)/.installed: setup.cfg setup.py
+# `make run`: the server and its dependencies only.
+$(VENV)/.server-installed: setup.cfg setup.py $(CONSTRAINTS)
 	python3 -m venv $(VENV)
 	$(PYTHON) -m pip install -q --upgrade pip
-	$(PYTHON) -m pip install -q -e '.[test,gunicorn]'
+	$(PYTHON) -m pip install -q -c $(CONSTRAINTS) -e .
+	touch $@
+
+# `make test`, `lint`, `deps`, `bench`: the server plus the test tools and gunicorn.
+$(VENV)/.installed: setup.cfg setup.py $(CONSTRAINTS)
+	python3 -m venv $(VENV)
+	$(PYTHON) -m pip install -q --upgrade pip
+	$(PYTHON) -m pip install -q -c $(CONSTRAINTS) -e '.[test,gunicorn]'
 	touch $@
 
 tests/node/node_modules/.installed: tests/node/package-lock.json

@@ -1,6 +1,15 @@
 """`chatserver` and `python -m chatserver`: the command line; serves the chat on eventlet green threads."""
 
-import eventlet
+import warnings
+
+with warnings.catch_warnings():
+    # eventlet warns on import that it is deprecated and that new projects should not use it (an
+    # EventletDeprecationWarning: a Warning, matched by its message since the class cannot be named
+    # before the import). That advice is for whoever chooses eventlet; running chatserver, we made
+    # that choice for the user (eventlet stays the default, see README), so our entry points do not
+    # show it. Only this import is covered: code that imports eventlet itself still sees it.
+    warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated\.", category=Warning)
+    import eventlet
 
 # Patch before the server opens a socket or starts a thread. The package itself was imported
 # unpatched (python -m imports it first); eventlet greens the locks that already exist.

@@ -18,6 +18,19 @@ def _optional_text(value: str) -> str | None:
     return value or None
 
 
+def _switch(on: str, off: str) -> Callable[[str], bool]:
+    """Parse a two-word setting such as ``on``/``off`` into True/False."""
+
+    def parse(value: str) -> bool:
+        word = value.strip().lower()
+        if word not in (on, off):
+            raise ValueError(f"expected {on} or {off}")
+        return word == on
+
+    parse.__name__ = f"{on}_or_{off}"
+    return parse
+
+
 def _origins(value: str) -> str | list[str]:
     """Parse ``*`` or a comma-separated allowlist of origins."""
     value = value.strip()
@@ -79,8 +92,8 @@ SETTINGS = (
         "Bytes waiting to be sent to one client, besides its largest packet, before it is dropped as a slow "
         "consumer; `0` is no limit.",
     ),
-    Setting("PING_INTERVAL", 25, int, "Seconds between Engine.IO pings."),
-    Setting("PING_TIMEOUT", 20, int, "Seconds to wait for a pong before dropping the connection."),
+    Setting("PING_INTERVAL", 25.0, float, "Seconds between Engine.IO pings (fractions too: `0.5`)."),
+    Setting("PING_TIMEOUT", 20.0, float, "Seconds to wait for a pong before dropping the connection (fractions too)."),
     Setting(
         "REQUEST_HEAD_TIMEOUT",
         20.0,
@@ -108,8 +121,30 @@ SETTINGS = (
         "AUTHENTICATOR",
         None,
         _optional_text,
-        "`module:function` called as `function(id, password)`; falsy refuses the login with `401`.",
+        "`module:function` (on the import path or in the working directory) called as `function(id, password)`; "
+        "falsy refuses the login with `401`. When set it decides every password login instead of the stored "
+        "passwords.",
     ),
+    Setting(
+        "DATABASE_URL",
+        None,
+        _optional_text,
+        "SQLAlchemy URL of the accounts and history (`postgresql://user@host/db` for a cluster). Unset: the SQLite "
+        "file `chatserver.sqlite3` in the app's instance folder.",
+    ),
+    Setting("GUESTS", True, _switch("on", "off"),
+            "`on`: an unregistered id logs in as a guest (the seed's login); `off`: registered users only."),
+    Setting("REGISTRATION", True, _switch("open", "closed"),
+            "`open`: anyone may `register`; `closed`: `403`, accounts come from `chatserver admin`."),
+    Setting("HISTORY", True, _switch("on", "off"),
+            "`off` stores no delivered messages (the offline queue still works)."),
+    Setting("HISTORY_RETENTION_DAYS", 0.0, float,
+            "Messages older than this many days are deleted (hourly); `0` keeps them for good."),
+    Setting("TOKEN_LIFETIME_DAYS", 30.0, float, "How long a session token from a password login stays valid."),
+    Setting("LOGIN_FAILURES_PER_ID", 5, int,
+            "Failed logins an id may have within a minute before further tries get `429`; `0` is no limit."),
+    Setting("LOGIN_FAILURES_PER_ADDRESS", 10, int,
+            "Failed logins a client address may have within a minute before further tries get `429`; `0` is no limit."),
 )
 
 DEFAULTS = {setting.key: setting.default for setting in SETTINGS}

@@ -27,7 +27,13 @@ class ChatNamespace(Namespace):
     def __init__(self, namespace: str, service: ChatService) -> None:
         super().__init__(namespace)
         self.service = service
-        self._client_handlers = {"login": self.on_login, "logout": self.on_logout, "message": self.on_message}
+        self._client_handlers = {
+            "login": self.on_login,
+            "logout": self.on_logout,
+            "message": self.on_message,
+            "register": self.on_register,
+            "history": self.on_history,
+        }
 
     def trigger_event(self, event: Any, *args: Any) -> Any:
         """Route lifecycle and client events; any other event is answered as unknown."""
@@ -48,7 +54,9 @@ class ChatNamespace(Namespace):
     def on_connect(self, auth: Any = None) -> None:
         """Log the peer's address and port, as the seed does."""
         environ = request.environ
-        logger.info("connection %s from %s:%s", request.sid, environ.get("REMOTE_ADDR"), environ.get("REMOTE_PORT"))
+        address = environ.get("REMOTE_ADDR", "")
+        logger.info("connection %s from %s:%s", request.sid, address, environ.get("REMOTE_PORT"))
+        self.service.connect(request.sid, address)
 
     def on_disconnect(self, reason: Any = None) -> None:
         """Disconnecting logs the socket out, without a response."""
@@ -59,13 +67,21 @@ class ChatNamespace(Namespace):
         """`login` {id, password?, alias?}: map this socket to a user id."""
         return self._deliver(sid, self.service.handle(sid, "login", payload))
 
-    def on_logout(self, sid: str, *_: Any) -> dict | None:
-        """`logout`: undo the login of this socket."""
-        return self._deliver(sid, self.service.handle(sid, "logout"))
+    def on_logout(self, sid: str, payload: Any = None, *_: Any) -> dict | None:
+        """`logout` {everywhere?}: undo the login of this socket."""
+        return self._deliver(sid, self.service.handle(sid, "logout", payload))
 
     def on_message(self, sid: str, payload: Any = None, *_: Any) -> dict | None:
         """`message` {recepient, command?, type?, data}: to ALL or to one user."""
         return self._deliver(sid, self.service.handle(sid, "message", payload))
+
+    def on_register(self, sid: str, payload: Any = None, *_: Any) -> dict | None:
+        """`register` {id, password, alias?}: create an account."""
+        return self._deliver(sid, self.service.handle(sid, "register", payload))
+
+    def on_history(self, sid: str, payload: Any = None, *_: Any) -> dict | None:
+        """`history` {recepient, command?, before?, after?, limit?}: a page of one conversation."""
+        return self._deliver(sid, self.service.handle(sid, "history", payload))
 
     def mute_presence(self) -> None:
         """Stop presence events reaching this node's sockets, which are all about to be disconnected.
@@ -92,5 +108,6 @@ class ChatNamespace(Namespace):
             server.emit("response", outbox.reply, to=sid, namespace=namespace, ignore_queue=True)
         for delivery in outbox.deliveries:
             local = delivery.local or (sid is not None and delivery.to == sid)
-            server.emit(delivery.event, delivery.payload, to=delivery.to, namespace=namespace, ignore_queue=local)
+            server.emit(delivery.event, delivery.payload, to=delivery.to, skip_sid=delivery.skip, namespace=namespace,
+                        ignore_queue=local)
         return outbox.reply

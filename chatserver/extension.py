@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -12,11 +14,14 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask
 from flask_cors import CORS
 from flask_socketio import SocketIO
+from sqlalchemy.engine import make_url
 
 from . import transport
 from .chat import ChatService, MemoryPresence, UserList
+from .chat.accounts import Accounts
 from .config import DEFAULTS
 from .events import ChatNamespace
+from .store import OS_THREADS, Store, Threads, default_url, open_store
 from .transport import Admission, FanOutManager
 from .views import blueprint
 
@@ -24,6 +29,8 @@ if TYPE_CHECKING:
     from .cluster import Cluster
 
 logger = logging.getLogger(__name__)
+
+PRUNE_INTERVAL = 3600.0
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,7 @@ class ChatState:
     socketio: SocketIO
     service: ChatService
     namespace: ChatNamespace
+    store: Store
     # None when the host app brought its own SocketIO: its transport is its own business.
     admission: Admission | None = None
     # None for one process in memory (no CHATSERVER_MESSAGE_QUEUE).
@@ -54,11 +62,47 @@ def detect_async_mode() -> str:
 
 
 def _load_authenticator(value: Any) -> Callable[[str, str | None], Any] | None:
-    """Accept a callable or a ``module:function`` import string."""
+    """Accept a callable or a ``module:function`` import string; raise ValueError naming what is wrong."""
     if value is None or callable(value):
         return value
     module_name, _, attribute = str(value).partition(":")
-    return getattr(importlib.import_module(module_name), attribute)
+    if not module_name or not attribute:
+        raise ValueError(f"CHATSERVER_AUTHENTICATOR={value!r}: expected module:function")
+    function = getattr(_import_here_or_on_path(module_name, value), attribute, None)
+    if not callable(function):
+        raise ValueError(f"CHATSERVER_AUTHENTICATOR={value!r}: module {module_name!r} has no function {attribute!r}")
+    return function
+
+
+def _import_here_or_on_path(module_name: str, setting: str) -> Any:
+    """Import ``module_name`` from the import path, else from the working directory.
+
+    ``python -m chatserver``, gunicorn and ``flask run`` put the working directory on the import
+    path; the ``chatserver`` console script and ``python wsgi.py`` do not. Looking there too
+    finds ``myauth.py`` next to where the server was started whichever way it was. The directory
+    is appended, so it never hides an installed module, and stays, so the module can import its
+    neighbours later.
+    """
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if not _is_module_or_parent(exc.name, module_name):
+            raise  # the module was found; something it imports was not
+    working_directory = os.getcwd()
+    if working_directory not in sys.path and "" not in sys.path:
+        sys.path.append(working_directory)
+        try:
+            return importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if not _is_module_or_parent(exc.name, module_name):
+                raise
+            sys.path.remove(working_directory)
+    raise ValueError(f"CHATSERVER_AUTHENTICATOR={setting!r}: no module {module_name!r} on the import path "
+                     f"or in the working directory {working_directory}") from None
+
+
+def _is_module_or_parent(missing: str | None, module_name: str) -> bool:
+    return missing is not None and (module_name == missing or module_name.startswith(missing + "."))
 
 
 def _cluster_for(config: Mapping[str, Any]) -> Cluster | None:
@@ -71,6 +115,55 @@ def _cluster_for(config: Mapping[str, Any]) -> Cluster | None:
     except ImportError as exc:
         raise RuntimeError("CHATSERVER_MESSAGE_QUEUE needs the redis package: pip install 'chatserver[redis]'") from exc
     return Cluster(url, prefix=config["CHATSERVER_REDIS_PREFIX"], node_timeout=config["CHATSERVER_NODE_TIMEOUT"])
+
+
+def _threads_for(async_mode: str) -> tuple[Threads, Callable[..., Any]]:
+    """Real OS threads for the store and password hashing, and how a handler waits for them."""
+    if async_mode == "eventlet":
+        from .transport.eventlet import threads
+
+        return Threads(threads.start_thread, threads.lock, threads.event, threads.wait), threads.offload
+    # threading: handlers run in OS threads already. gevent: its monkey-patched threading makes
+    # greenlets, so there the store still runs on the loop (docs/architecture.md).
+    return OS_THREADS, _call
+
+
+def _call(function: Callable[..., Any], *args: Any) -> Any:
+    return function(*args)
+
+
+def _database_url(app: Flask) -> str:
+    """The accounts and history database: CHATSERVER_DATABASE_URL, else SQLite in the instance folder."""
+    config = app.config
+    url = config["CHATSERVER_DATABASE_URL"]
+    if not url:
+        os.makedirs(app.instance_path, exist_ok=True)
+        url = default_url(app.instance_path)
+    if config["CHATSERVER_MESSAGE_QUEUE"] and make_url(url).get_backend_name() == "sqlite":
+        raise RuntimeError(
+            "CHATSERVER_MESSAGE_QUEUE needs a database every node shares: set CHATSERVER_DATABASE_URL to a "
+            "PostgreSQL URL (postgresql://user@host/db); an SQLite file belongs to one process"
+        )
+    return url
+
+
+def _open_store(url: str, threads: Threads) -> Store:
+    """Open (and migrate) the accounts and history database at ``url``."""
+    store = open_store(url, threads=threads)
+    logger.info("accounts and history in %s", make_url(url).render_as_string(hide_password=True))
+    return store
+
+
+def _prune_forever(store: Store, days: float, sleep: Callable[[float], None]) -> None:
+    """Delete messages older than ``days``, once an hour."""
+    while True:
+        try:
+            removed = store.prune(int((time.time() - days * 86400) * 1000))
+            if removed:
+                logger.info("retention: deleted %d messages older than %s days", removed, days)
+        except Exception:
+            logger.exception("retention: pruning history failed; trying again in an hour")
+        sleep(PRUNE_INTERVAL)
 
 
 class ChatServer:
@@ -91,6 +184,7 @@ class ChatServer:
             app.config.setdefault(key, value)
         config = app.config
         origins = config["CHATSERVER_CORS_ORIGINS"]
+        database_url = _database_url(app)
 
         admission = None
         cluster = _cluster_for(config)
@@ -102,7 +196,8 @@ class ChatServer:
                 async_mode=config["CHATSERVER_ASYNC_MODE"] or detect_async_mode(),
                 cors_allowed_origins=origins,
                 # Handlers run in order per socket (login before the message that follows it)
-                # and without a green thread per event; no handler waits on anything slow.
+                # and without a green thread per event. A handler that waits for the store
+                # parks only its own socket's reader: the store's thread does the waiting.
                 async_handlers=False,
                 max_http_buffer_size=config["CHATSERVER_MAX_PACKET_SIZE"],
                 ping_interval=config["CHATSERVER_PING_INTERVAL"],
@@ -119,12 +214,26 @@ class ChatServer:
             logger.warning("CHATSERVER_MESSAGE_QUEUE is set but the SocketIO given brings its own client manager: "
                            "emits cross nodes only if that manager shares a queue with the other nodes")
 
+        threads, offload = _threads_for(socketio.async_mode)
+        store = _open_store(database_url, threads)
+        accounts = Accounts(
+            store,
+            guests=config["CHATSERVER_GUESTS"],
+            registration=config["CHATSERVER_REGISTRATION"],
+            authenticator=_load_authenticator(config["CHATSERVER_AUTHENTICATOR"]),
+            token_lifetime=config["CHATSERVER_TOKEN_LIFETIME_DAYS"] * 86400,
+            failures_per_id=config["CHATSERVER_LOGIN_FAILURES_PER_ID"],
+            failures_per_address=config["CHATSERVER_LOGIN_FAILURES_PER_ADDRESS"],
+            offload=offload,
+        )
         service = ChatService(
             cluster.presence if cluster else MemoryPresence(),
+            store=store,
+            accounts=accounts,
+            history=config["CHATSERVER_HISTORY"],
             locale=config["CHATSERVER_LOCALE"],
             max_message_length=config["CHATSERVER_MAX_MESSAGE_LENGTH"],
             max_id_length=config["CHATSERVER_MAX_ID_LENGTH"],
-            authenticator=_load_authenticator(config["CHATSERVER_AUTHENTICATOR"]),
             rate_per_second=config["CHATSERVER_RATE_LIMIT_PER_SECOND"],
             burst=config["CHATSERVER_RATE_LIMIT_BURST"],
         )
@@ -145,7 +254,11 @@ class ChatServer:
                 rejoin=lambda: namespace.deliver(service.refresh_lists()),
             )
 
-        state = ChatState(socketio, service, namespace, admission, cluster)
+        retention_days = config["CHATSERVER_HISTORY_RETENTION_DAYS"]
+        if retention_days > 0:
+            socketio.start_background_task(_prune_forever, store, retention_days, socketio.sleep)
+
+        state = ChatState(socketio, service, namespace, store, admission, cluster)
         app.extensions["chatserver"] = state
         logger.debug("chatserver registered on %s (namespace %s)", app.name, namespace.namespace)
         return state

@@ -35,11 +35,14 @@ class ServerProcess:
         self.command = command
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
-        self.env = {**os.environ, "CHATSERVER_LOG_LEVEL": "INFO", **(env or {})}
+        log_dir = log_dir or Path(os.environ.get("TMPDIR", "/tmp"))
+        # Each server keeps its accounts and history in a file of its own unless told otherwise.
+        database = f"sqlite:///{log_dir / f'chat-{port}.sqlite3'}"
+        self.env = {**os.environ, "CHATSERVER_LOG_LEVEL": "INFO", "CHATSERVER_DATABASE_URL": database, **(env or {})}
         self.cwd = cwd
         self.ready_path = ready_path
         self.stop_signal = stop_signal  # e.g. SIGINT for gunicorn, whose SIGTERM waits for a graceful exit
-        self.log_path = (log_dir or Path(os.environ.get("TMPDIR", "/tmp"))) / f"server-{port}.log"
+        self.log_path = log_dir / f"server-{port}.log"
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 20.0) -> ServerProcess:

@@ -78,3 +78,18 @@ def test_importing_chatserver_does_not_import_eventlet():
     code = "import sys, chatserver; chatserver.create_app(); print('eventlet' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(("setting", "message"), [
+    ("no_such_authenticator_module:check", "no module 'no_such_authenticator_module' on the import path or in "
+                                           "the working directory"),
+    ("chatserver.config:no_such_function", "module 'chatserver.config' has no function 'no_such_function'"),
+    ("chatserver.config:ENV_PREFIX", "module 'chatserver.config' has no function 'ENV_PREFIX'"),
+    ("check_without_module", "expected module:function"),
+])
+def test_a_bad_authenticator_setting_is_refused_with_a_clear_error(setting, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = list(sys.path)
+    with pytest.raises(ValueError, match=f"CHATSERVER_AUTHENTICATOR='{setting}': {message}"):
+        create_app({"CHATSERVER_AUTHENTICATOR": setting})
+    assert sys.path == path  # the working directory, looked in for nothing, was not left on it

@@ -1,9 +1,11 @@
 """The wheel carries the page and the client: build it, install it in a fresh venv, serve from there."""
 
+import email
 import subprocess
 import sys
 import urllib.request
 import venv
+import zipfile
 
 import pytest
 
@@ -11,16 +13,35 @@ from support import ROOT, ServerProcess, free_port
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory):
+def wheel(tmp_path_factory):
+    """The wheel built from the checkout."""
+    dist = tmp_path_factory.mktemp("dist")
+    subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(ROOT)],
+                   check=True, capture_output=True)
+    (built,) = dist.glob("chatserver-*.whl")
+    return built
+
+
+@pytest.fixture(scope="module")
+def installed(wheel, tmp_path_factory):
     """A fresh venv with only the built wheel (and its dependencies) installed; return its python."""
     work = tmp_path_factory.mktemp("packaging")
-    subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(work / "dist"), str(ROOT)],
-                   check=True, capture_output=True)
-    (wheel,) = (work / "dist").glob("chatserver-*.whl")
     venv.create(work / "venv", with_pip=True)
     python = work / "venv" / "bin" / "python"
     subprocess.run([str(python), "-m", "pip", "install", "-q", str(wheel)], check=True, capture_output=True)
     return python
+
+
+def test_wheel_metadata_carries_the_mit_license(wheel):
+    """The LICENSE file ships in the wheel's dist-info and its METADATA names it."""
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        (metadata,) = [name for name in names if name.endswith(".dist-info/METADATA")]
+        assert email.message_from_bytes(archive.read(metadata)).get_all("License-File") == ["LICENSE"]
+        (license_name,) = [name for name in names if ".dist-info/" in name and name.endswith("/LICENSE")]
+        text = archive.read(license_name).decode()
+    assert text == (ROOT / "LICENSE").read_text()
+    assert text.startswith("MIT License") and "Copyright (c) 2026 The chatserver authors" in text
 
 
 def test_wheel_contains_templates_and_static(installed):

@@ -1,7 +1,8 @@
 """The chat domain: no Flask, no sockets. ``ChatService`` decides; it returns ``Outbox``es to carry out."""
 
+from .errors import ChatError
 from .presence import MemoryPresence, Presence, PresenceChange, UserList
-from .service import ONLINE_ROOM, ChatError, ChatService, Delivery, Outbox, user_room
+from .service import ONLINE_ROOM, ChatService, Delivery, Outbox, user_room
 
 __all__ = [
     "ONLINE_ROOM",

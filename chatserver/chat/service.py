@@ -1,7 +1,9 @@
 """The chat domain: who is online on which socket, and what each client event means.
 
 No Flask and no sockets here: the service takes plain values and returns an ``Outbox`` that
-says what to emit, so the rules are tested without a server.
+says what to emit, so the rules are tested without a server. It reads and writes accounts and
+history through the store's interface; under eventlet that store waits for a worker thread
+without holding up the event loop, so the calls here look blocking but never block the loop.
 """
 
 from __future__ import annotations
@@ -16,16 +18,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .accounts import Accounts
+from .errors import ChatError
+from .history import BROADCAST, conversation_of, history_page
 from .presence import MemoryPresence, Presence, PresenceChange, PresenceUnavailable
 from .ratelimit import TokenBucket
 from .texts import TEXTS
 
 logger = logging.getLogger(__name__)
 
-BROADCAST = "ALL"
 MAX_ID_LENGTH = 64
 MAX_LABEL_LENGTH = 64  # alias, command and type
-MAX_PASSWORD_LENGTH = 1024
 
 ONLINE_ROOM = "chatserver:online"  # every logged-in socket: the audience of presence events
 
@@ -35,27 +38,19 @@ def user_room(user: str) -> str:
     return "chatserver:user:" + user
 
 
-class ChatError(Exception):
-    """A client event that cannot be done, with its protocol code and text key."""
-
-    def __init__(self, code: str, text_key: Any = None, **details: Any) -> None:
-        super().__init__(code, details)
-        self.code = code
-        self.text_key = text_key or code
-        self.details = details
-
-
 @dataclass(frozen=True)
 class Delivery:
     """One event to emit: to a room or socket id, or to every socket when ``to`` is None.
 
-    ``local`` keeps it to this node's sockets instead of every node sharing the message queue.
+    ``local`` keeps it to this node's sockets instead of every node sharing the message queue;
+    ``skip`` is a socket id left out.
     """
 
     event: str
     payload: dict
     to: str | None
     local: bool = False
+    skip: str | None = None
 
 
 @dataclass
@@ -127,16 +122,23 @@ def _object(payload: Any, command: str) -> dict:
 
 
 class ChatService:
-    """Decides what every client event does; holds presence and per-socket rate limits."""
+    """Decides what every client event does; holds presence and per-socket rate limits.
+
+    ``store`` keeps accounts, history and the offline queue; without one nothing is kept and
+    every id is a guest, as in the seed. ``history`` off stores no delivered messages (the
+    offline queue still works).
+    """
 
     def __init__(
         self,
         presence: Presence | None = None,
         *,
+        store: Any = None,
+        accounts: Accounts | None = None,
+        history: bool = True,
         locale: str = "en",
         max_message_length: int = 2000,
         max_id_length: int = MAX_ID_LENGTH,
-        authenticator: Callable[[str, str | None], Any] | None = None,
         rate_per_second: float = 20.0,
         burst: int = 40,
         clock: Callable[[], float] = time.time,
@@ -146,20 +148,31 @@ class ChatService:
         if locale not in TEXTS:
             raise ValueError(f"unknown locale {locale!r}; known: {', '.join(TEXTS)}")
         self.presence = presence if presence is not None else MemoryPresence()
+        self.store = store
+        self.accounts = accounts if accounts is not None else Accounts(store, clock=clock, monotonic=monotonic)
+        self.history_on = history and store is not None
         self.texts = TEXTS[locale]
         self.max_message_length = max_message_length
         self.max_id_length = max_id_length
-        self.authenticator = authenticator
         self.rate_per_second = rate_per_second
         self.burst = burst
         self.clock = clock
         self.monotonic = monotonic
         self.new_id = new_id or message_ids()
         self._buckets: dict[str, TokenBucket] = {}
+        self._addresses: dict[str, str] = {}
+        self._tokens: dict[str, str] = {}  # sid -> the session token its login gave or used
+        self._registered: set[str] = set()  # sids logged in as a registered user
         # Presence changes are read-modify-write; under the threading async mode two sockets'
         # events run in parallel (eventlet makes this lock green).
         self._lock = threading.Lock()
-        self._actions = {"login": self.login, "logout": self.logout, "message": self.send}
+        self._actions = {
+            "login": self.login,
+            "logout": self.logout,
+            "message": self.send,
+            "register": self.register,
+            "history": self.history,
+        }
 
     # -- entry point -----------------------------------------------------------------------
 
@@ -180,9 +193,16 @@ class ChatService:
             logger.exception("unexpected fault in %r from socket %s", command, sid)
             return Outbox(reply=self._reply(command, "500"))
 
+    def connect(self, sid: str, address: str) -> None:
+        """Remember a new socket's client address (failed logins are limited per address)."""
+        self._addresses[sid] = address
+
     def disconnect(self, sid: str) -> Outbox:
         """Forget a socket that went away; its user goes offline if this was the last socket."""
         self._buckets.pop(sid, None)
+        self._addresses.pop(sid, None)
+        self._tokens.pop(sid, None)
+        self._registered.discard(sid)
         outbox = Outbox()
         with self._lock:
             self._leave(sid, outbox)
@@ -190,20 +210,39 @@ class ChatService:
 
     # -- client events ---------------------------------------------------------------------
 
+    def register(self, sid: str, payload: Any) -> Outbox:
+        """Create an account {id, password, alias?}; it does not log in."""
+        payload = _object(payload, "register")
+        user = self._login_id(payload)
+        alias = _label(payload, "alias", user)
+        if self.store is None:
+            raise ChatError("403", "403-registration")
+        # A guest using the id right now would become someone else's account under their feet.
+        if self.presence.is_online(user):
+            raise ChatError("409", "409-registered")
+        self.accounts.register(user, payload.get("password"), alias)
+        return Outbox(reply=self._reply("register", "200"))
+
     def login(self, sid: str, payload: Any) -> Outbox:
         """Log the socket in as ``payload['id']`` (switching from its previous id, if any)."""
         payload = _object(payload, "login")
-        user = valid_id(payload.get("id"), max_length=self.max_id_length)
-        if user.upper() == BROADCAST:
-            raise ChatError("400", detail=f"{BROADCAST} is reserved")
-        alias = _label(payload, "alias", user)
-        password = payload.get("password")
-        if password is not None and (not isinstance(password, str) or len(password) > MAX_PASSWORD_LENGTH):
-            raise ChatError("400", detail=f"password must be a string of at most {MAX_PASSWORD_LENGTH} characters")
-        if self.authenticator is not None and not self.authenticator(user, password):
-            raise ChatError("401", "401-login")
+        user = self._login_id(payload)
+        alias = _label(payload, "alias", "")
+        grant = self.accounts.login(user, payload.get("password"), payload.get("token"), self._addresses.get(sid, ""))
+        # The alias given now, else the one registered, else the id.
+        alias = alias or grant.alias or user
 
-        outbox = Outbox(reply=self._reply("login", "200"))
+        reply = self._reply("login", "200", extra={"registered": grant.registered})
+        if grant.token is not None:
+            reply["token"] = grant.token
+            self._tokens[sid] = grant.token
+        else:
+            self._tokens.pop(sid, None)
+        if grant.registered:
+            self._registered.add(sid)
+        else:
+            self._registered.discard(sid)
+        outbox = Outbox(reply=reply)
         with self._lock:
             if self.presence.user_of(sid) != user:
                 self._leave(sid, outbox)
@@ -214,10 +253,20 @@ class ChatService:
             users = self.presence.users()
         # The list goes before the online event so a client can apply both in arrival order.
         outbox.deliveries.insert(0, Delivery("presence", {"command": "list", "users": users}, sid))
+        # Taken once the socket is online: what is sent from now on is delivered live instead.
+        if grant.registered and self.store is not None:
+            waiting = self.store.take_offline(user)
+            outbox.deliveries += [Delivery("message", message, sid) for message in waiting]
         return outbox
 
     def logout(self, sid: str, payload: Any = None) -> Outbox:
-        """Log the socket out; ``payload`` is ignored."""
+        """Log the socket out; {everywhere: true} also revokes every session token of the user."""
+        everywhere = isinstance(payload, dict) and payload.get("everywhere") is True
+        user = self.presence.user_of(sid)
+        token = self._tokens.pop(sid, None)
+        if user is not None and sid in self._registered:
+            self.accounts.revoke(user=user) if everywhere else self.accounts.revoke(token=token)
+        self._registered.discard(sid)
         outbox = Outbox()
         with self._lock:
             logged_in = self._leave(sid, outbox)
@@ -252,20 +301,55 @@ class ChatService:
             "data": data,
             "timestamp": int(self.clock() * 1000),
         }
-        reply = self._reply("message", "200")
+        conversation = conversation_of(sender, recipient, command)
         if broadcast:
-            everywhere = [Delivery("message", message, None)]
+            audience = None if self.accounts.guests else ONLINE_ROOM
+            everywhere = [Delivery("message", message, audience)]
+            self._keep(conversation, message)
             if not self.presence.reachable():
                 # This node's sockets still get it; the sender is told the rest did not.
                 return Outbox(reply=self._reply("message", "500", "500-partial"), deliveries=everywhere)
-            return Outbox(reply=reply, respond=False, deliveries=everywhere)
+            return Outbox(reply=self._reply("message", "200"), respond=False, deliveries=everywhere)
+        # The sender's other devices see the conversation too (writing to oneself: every socket once).
+        copies = [] if recipient == sender else [Delivery("message", message, user_room(sender), skip=sid)]
         try:
             online = self.presence.is_online(recipient)
         except PresenceUnavailable:
             raise ChatError("500", "500-unreachable") from None
-        if not online:
+        if online:
+            self._keep(conversation, message)
+            deliveries = [Delivery("message", message, user_room(recipient)), *copies]
+            return Outbox(reply=self._reply("message", "200"), deliveries=deliveries)
+        if self.store is None or self.store.account(recipient) is None:
             return Outbox(reply=self._reply("message", "404"))
-        return Outbox(reply=reply, deliveries=[Delivery("message", message, user_room(recipient))])
+        # Written before the answer: a 202 is a promise to deliver.
+        self.store.save_offline(recipient, conversation, message)
+        return Outbox(reply=self._reply("message", "202"), deliveries=copies)
+
+    def history(self, sid: str, payload: Any) -> Outbox:
+        """One conversation's stored messages, a page at a time: {recepient, command?, before?, after?, limit?}."""
+        user = self.presence.user_of(sid)
+        if user is None:
+            raise ChatError("401")
+        payload = _object(payload, "history")
+        peer = payload.get("recepient")
+        if peer != BROADCAST:
+            peer = valid_id(peer, "recepient", self.max_id_length)
+        command = _label(payload, "command", "chat")
+        page = history_page(payload)
+        if not self.history_on:
+            raise ChatError("404", "404-history-off")
+        if command == "groupchat":
+            raise ChatError("404", "404-room")
+        if peer != BROADCAST and sid not in self._registered:
+            raise ChatError("403", "403-guest-history")
+        try:
+            messages, more = self.store.history(
+                conversation_of(user, peer, command), before=page.before, after=page.after, limit=page.limit
+            )
+        except LookupError:  # the store's UnknownMessage: a cursor not in this conversation
+            raise ChatError("404", "404-cursor") from None
+        return Outbox(reply=self._reply("history", "200", extra={"messages": messages, "more": more}))
 
     # -- presence found by a shared store --------------------------------------------------
 
@@ -300,6 +384,18 @@ class ChatService:
             outbox.deliveries.append(_presence_event(PresenceChange("offline", departure.user, departure.alias)))
         return True
 
-    def _reply(self, command: str, code: str, text_key: Any = None, **details: Any) -> dict:
+    def _login_id(self, payload: dict) -> str:
+        user = valid_id(payload.get("id"), max_length=self.max_id_length)
+        if user.upper() == BROADCAST:
+            raise ChatError("400", detail=f"{BROADCAST} is reserved")
+        return user
+
+    def _keep(self, conversation: str, message: dict) -> None:
+        """Put a delivered message into history; written behind the reply, in order."""
+        if self.history_on:
+            self.store.save_messages([(conversation, message)])
+
+    def _reply(self, command: str, code: str, text_key: Any = None, extra: dict | None = None, **details: Any) -> dict:
+        """The `response` object: ``details`` fill in the text, ``extra`` fields are added to it."""
         text = self.texts.get(text_key or (command, code)) or self.texts[code]
-        return {"command": command, "code": code, "message": text.format(**details)}
+        return {"command": command, "code": code, "message": text.format(**details), **(extra or {})}

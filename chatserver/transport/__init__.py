@@ -13,6 +13,8 @@ from socketio.packet import Packet
 
 from .admission import Admission
 from .fanout import FanOutManager
+from .handshake import ExactPingInterval
+from .malformed import UndecodablePostGuard, checked_websocket_class
 from .packetfilter import IncomingPacketFilter
 from .packets import packet_class
 from .sendqueue import SlowConsumerGuard
@@ -34,10 +36,14 @@ def install(app: Any, socketio: Any, settings: TransportSettings) -> Admission:
 
     In this order, because each step wraps what the one before left:
     1. the incoming packet filter wraps engine.io's ``message`` handler (python-socketio's decoder);
+       its ``connect`` handler is wrapped to correct the handshake's ping interval and to have
+       each new socket refuse long-polling bodies engine.io cannot decode;
     2. the slow-consumer guard bounds every send queue and gives the server its own copy of the
        async driver table, so that step 3 changes this server's WebSocket class only;
-    3. the WebSocket class: the guard's recording class (it knows each socket's TCP connection),
-       under eventlet wrapped again by the lean WebSocket, which needs that recording class;
+    3. the WebSocket class: innermost the check that closes a connection sending what engine.io
+       cannot decode (it wraps the Engine.IO handler, which the next class must see unwrapped),
+       then the guard's recording class (it knows each socket's TCP connection), under eventlet
+       wrapped again by the lean WebSocket, which needs that recording class;
     4. Socket.IO packets with the cheaper binary check;
     5. the admission middleware in front of the WSGI app (per-address cap, refusal while
        shutting down); it wraps engine.io's ``connect`` and ``disconnect`` handlers last, so it
@@ -46,10 +52,12 @@ def install(app: Any, socketio: Any, settings: TransportSettings) -> Admission:
     """
     eio = socketio.server.eio
     IncomingPacketFilter(eio)
+    ExactPingInterval(eio)
+    UndecodablePostGuard(eio)
     guard = SlowConsumerGuard(eio, settings.send_queue_bytes)
     websocket = eio._async.get("websocket")
     if websocket is not None:
-        websocket = guard.websocket_class(websocket)
+        websocket = guard.websocket_class(checked_websocket_class(websocket))
         if eio.async_mode == "eventlet":
             from .eventlet.websocket import lean_websocket_class
 

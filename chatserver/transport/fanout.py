@@ -76,19 +76,21 @@ class FanOutManager(Manager):
         room = to or room
         if callback is not None or namespace not in self.rooms:
             return super().emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback, **kwargs)
+        skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
+        recipients = [eio_sid for sid, eio_sid in self.get_participants(namespace, room) if sid not in skip]
+        if not recipients:
+            return None  # nothing to encode: e.g. the copy for a sender's other devices, when there are none
         # As Manager.emit: a tuple is several arguments, anything else one (None: none).
         arguments = list(data) if isinstance(data, tuple) else [] if data is None else [data]
         encoded = self.server.packet_class(sio_packet.EVENT, namespace=namespace, data=[event, *arguments]).encode()
         if isinstance(encoded, list):  # binary attachments: rare here, and python-socketio knows how
             return super().emit(event, data, namespace, room=room, skip_sid=skip_sid, **kwargs)
         packet = eio_packet.Packet(eio_packet.MESSAGE, encoded)
-        skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
         sockets = self.server.eio.sockets
-        for sid, eio_sid in self.get_participants(namespace, room):
-            if sid in skip:
-                continue
+        for eio_sid in recipients:
             socket = sockets.get(eio_sid)
             if socket is not None and not socket.closed:
                 socket.send(packet)
             else:
                 self.server._send_eio_packet(eio_sid, packet)  # engine.io's way: logs it, forgets the socket
+        return None

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from chatserver import create_app
 from chatserver.chat import ChatService
 
-KNOWN_CODES = {"200", "400", "401", "404", "413", "429"}
+KNOWN_CODES = {"200", "202", "400", "401", "403", "404", "409", "413", "429"}
 SOCKETS = ["s1", "s2", "s3"]
 MESSAGE_FIELDS = {"id", "sender", "recepient", "command", "type", "data", "timestamp"}
 
@@ -37,7 +37,7 @@ payloads = (
     )
     | json_values
 )
-events = st.sampled_from(["login", "logout", "message"]) | st.text(max_size=10)
+events = st.sampled_from(["login", "logout", "message", "register", "history"]) | st.text(max_size=10)
 steps = st.lists(
     st.tuples(st.sampled_from(SOCKETS), events | st.just("<disconnect>"), payloads), min_size=1, max_size=25
 )
@@ -97,3 +97,4 @@ def test_events_through_flask_socketio_are_answered_or_ignored(script):
             if client.is_connected():
                 client.disconnect()
     assert state.service.presence.users() == []  # disconnecting logged everyone out
+    state.store.close()

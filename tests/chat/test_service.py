@@ -3,6 +3,7 @@
 import pytest
 
 from chatserver.chat import ONLINE_ROOM, ChatService, Delivery, user_room
+from chatserver.chat.accounts import Accounts
 from chatserver.chat.presence import MemoryPresence
 from chatserver.chat.ratelimit import TokenBucket
 
@@ -30,7 +31,7 @@ def codes(outbox):
 def test_login_replies_lists_users_and_announces_first_socket(service):
     service.handle("s1", "login", {"id": "alice"})
     outbox = service.handle("s2", "login", {"id": " bob ", "alias": "Bobby"})
-    assert outbox.reply == {"command": "login", "code": "200", "message": "Logged in."}
+    assert outbox.reply == {"command": "login", "code": "200", "message": "Logged in.", "registered": False}
     assert outbox.respond
     assert outbox.joins == [user_room("bob"), ONLINE_ROOM]
     assert outbox.deliveries == [
@@ -87,7 +88,8 @@ def test_id_of_64_code_points_is_accepted(service):
 
 
 def test_authenticator_refuses_with_401_and_keeps_the_existing_login():
-    service = ChatService(authenticator=lambda user, password: password == "secret", rate_per_second=0)
+    service = ChatService(accounts=Accounts(None, authenticator=lambda user, password: password == "secret"),
+                          rate_per_second=0)
     assert codes(service.handle("s1", "login", {"id": "alice", "password": "secret"})) == "200"
     outbox = service.handle("s1", "login", {"id": "bob", "password": "wrong"})
     assert outbox.reply == {"command": "login", "code": "401", "message": "Login refused: wrong id or password."}
@@ -129,9 +131,17 @@ def test_message_to_one_user_goes_to_their_room(service):
     service.handle("s2", "login", {"id": "bob"})
     outbox = service.handle("s1", "message", {"recepient": "bob", "command": "emote", "type": "x", "data": ""})
     assert outbox.reply == {"command": "message", "code": "200", "message": "Message sent."} and outbox.respond
-    (delivery,) = outbox.deliveries
+    delivery, copy = outbox.deliveries
     assert delivery.to == user_room("bob")
     assert delivery.payload["command"] == "emote" and delivery.payload["type"] == "x"
+    # The sender's other sockets get the same message; the sending socket does not.
+    assert (copy.to, copy.skip, copy.payload) == (user_room("alice"), "s1", delivery.payload)
+
+
+def test_message_to_oneself_goes_to_each_of_ones_sockets_once(service):
+    service.handle("s1", "login", {"id": "alice"})
+    outbox = service.handle("s1", "message", {"recepient": "alice", "data": "note to self"})
+    assert [(d.to, d.skip) for d in outbox.deliveries] == [(user_room("alice"), None)]
 
 
 def test_message_to_someone_offline_is_404_and_delivers_nothing(service):
@@ -180,7 +190,7 @@ def test_unexpected_fault_is_500_and_logged(caplog):
     def broken(user, password):
         raise RuntimeError("directory down")
 
-    service = ChatService(authenticator=broken, rate_per_second=0)
+    service = ChatService(accounts=Accounts(None, authenticator=broken), rate_per_second=0)
     outbox = service.handle("s1", "login", {"id": "alice"})
     assert outbox.reply == {"command": "login", "code": "500", "message": "Server error; please try again."}
     assert "directory down" in caplog.text

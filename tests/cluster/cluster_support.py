@@ -99,13 +99,17 @@ def gunicorn_command(port: int) -> list[str]:
 
 
 class Node(ServerProcess):
-    """One chat node on a free port, sharing ``redis_url`` under ``prefix``: `python -m chatserver` by default."""
+    """One chat node on a free port, sharing ``redis_url`` under ``prefix`` and the database at ``database_url``:
+    `python -m chatserver` by default."""
 
-    def __init__(self, redis_url: str, prefix: str, log_dir: Path, node_timeout: float = NODE_TIMEOUT,
-                 extra_env: dict[str, str] | None = None, command=chatserver_command) -> None:
+    def __init__(self, redis_url: str, prefix: str, log_dir: Path, database_url: str,
+                 node_timeout: float = NODE_TIMEOUT, extra_env: dict[str, str] | None = None,
+                 command=chatserver_command) -> None:
         port = free_port()
         env = {
             "CHATSERVER_MESSAGE_QUEUE": redis_url,
+            # Nodes of one chat share one PostgreSQL database (a cluster refuses SQLite).
+            "CHATSERVER_DATABASE_URL": database_url,
             "CHATSERVER_REDIS_PREFIX": prefix,
             "CHATSERVER_NODE_TIMEOUT": str(node_timeout),
             "CHATSERVER_RATE_LIMIT_PER_SECOND": "0",

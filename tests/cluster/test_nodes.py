@@ -13,14 +13,14 @@ QUIET = 0.5
 
 
 @pytest.fixture(scope="module")
-def nodes(redis_server, tmp_path_factory):
+def nodes(redis_server, module_database, tmp_path_factory):
     """Three nodes shared by this module's tests; each test uses its own user ids."""
     log_dir = tmp_path_factory.mktemp("nodes")
     prefix = new_prefix()
     started = []
     try:
         for _ in range(3):
-            started.append(Node(redis_server.url, prefix, log_dir).start())
+            started.append(Node(redis_server.url, prefix, log_dir, module_database).start())
         yield started
     finally:
         for node in started:

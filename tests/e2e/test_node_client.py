@@ -86,3 +86,30 @@ def test_seed_style_node_client_chats(node, server, transport):
     assert ack["command"] == "message" and ack["code"] == "200"
     [acked] = received("alice", "message", data="ack me")
     assert (acked["sender"], acked["recepient"], acked["command"], acked["type"]) == (bob, alice, "chat", "text")
+
+
+@pytest.mark.parametrize("transport", [["websocket"], ["polling"]], ids=["websocket", "polling"])
+def test_node_client_registers_logs_in_by_token_and_reads_history(node, server, transport):
+    """socket.io-client 4.8: register, password login, logout revokes the token, a new token logs in,
+    a 202 delivered at the next login, history pages."""
+    result = subprocess.run([node, str(NODE_DIR / "accounts_client.js"), server.url, *transport], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, f"accounts_client.js failed:\n{result.stdout}\n{result.stderr}"
+    record = json.loads(result.stdout)
+    acks, alice = record["acks"], record["ids"]["alice"]
+    assert acks["registerAlice"]["code"] == acks["registerBob"]["code"] == "200"
+    for name in ("aliceLogin", "bobLogin"):
+        assert acks[name]["code"] == "200" and acks[name]["registered"] is True and acks[name]["token"]
+    assert acks["toOfflineBob"]["code"] == "202"
+    assert acks["bobLogout"]["code"] == "200" and acks["revokedTokenLogin"]["code"] == "401"
+    assert (acks["bobTokenLogin"]["code"], acks["bobTokenLogin"]["token"]) == ("200", acks["bobLoginAgain"]["token"])
+
+    events = [event for event, _ in record["bobReceived"]]
+    assert events[:2] == ["response", "presence"] and events.count("message") == 1, events
+    [kept] = [payload for event, payload in record["bobReceived"] if event == "message"]
+    assert set(kept) == MESSAGE_FIELDS and (kept["sender"], kept["data"]) == (alice, "while you were away")
+
+    assert acks["historyNewest"]["code"] == "200"
+    assert acks["historyNewest"]["messages"] == [kept] and acks["historyNewest"]["more"] is False
+    assert acks["historyAll"]["code"] == "200" and isinstance(acks["historyAll"]["messages"], list)
+    assert acks["badLimit"]["code"] == "400"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import queue
 import time
 
+from chatserver.transport.malformed import undecodable
 from chatserver.transport.packetfilter import is_binary
 from chatserver.transport.sendqueue import FLUSH_WAIT, PACKET_OVERHEAD, bounded_queue_class
 
@@ -64,3 +65,10 @@ def test_join_gives_up_when_no_one_takes_the_queue():
 def test_binary_packets_are_recognised():
     assert is_binary(b"\x00") and is_binary('51-["message",{"_placeholder":true,"num":0}]') and is_binary("6")
     assert not is_binary('2["message",{}]') and not is_binary("") and not is_binary("40")
+
+
+def test_messages_engineio_cannot_decode_are_recognised():
+    for message in ["abc", "", "ba", "b!a=", " 4", "\u0663", "\u00b2", "x42[]"]:
+        assert undecodable(message), message
+    for message in ["2", "3probe", "40", '42["message",{}]', "9", "bYWJj", "b", b"\xff\x00", b"", None]:
+        assert not undecodable(message), message

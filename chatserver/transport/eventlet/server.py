@@ -111,6 +111,8 @@ class GracefulShutdown:
         while not all(delivered(eio, s, polling_deadline) for s in sockets) and time.monotonic() < deadline:
             eventlet.sleep(0.05)
         logger.info("clients disconnected; %d users online", len(state.service.presence.users()))
+        # History is written behind the replies: what was answered is on disk before we exit.
+        state.store.close()
         # eventlet.wsgi.server stops accepting on SystemExit, closes idle keep-alive connections
         # and waits for the requests in progress (the WebSocket writers flushing their last bytes).
         eventlet.hubs.get_hub().schedule_call_global(0, self.server.throw, SystemExit(0))
@@ -124,10 +126,25 @@ class GracefulShutdown:
         os._exit(0)
 
 
+# python-engineio and python-socketio give these loggers a stderr handler of their own when the
+# app asked for no logger (create_app does not), so with the root handler every line was printed twice.
+LIBRARY_LOGGERS = ("engineio.server", "socketio.server")
+
+
+def configure_logging(level: str | int) -> None:
+    """Log to stderr through the root logger, each line once (entry points only, after create_app)."""
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in LIBRARY_LOGGERS:
+        library_logger = logging.getLogger(name)
+        # Only the libraries' own bare handler; the level they set (errors only) stays.
+        for handler in [h for h in library_logger.handlers if type(h) is logging.StreamHandler]:
+            library_logger.removeHandler(handler)
+
+
 def run(app: Flask, host: str | None = None, port: int | None = None) -> None:
     """Serve ``app`` on eventlet until SIGTERM or SIGINT, then shut down gracefully."""
     config = app.config
-    logging.basicConfig(level=config["CHATSERVER_LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(config["CHATSERVER_LOG_LEVEL"])
     host = host or config["CHATSERVER_HOST"]
     port = config["CHATSERVER_PORT"] if port is None else port
     open_files = raise_open_file_limit()
@@ -154,5 +171,8 @@ def run(app: Flask, host: str | None = None, port: int | None = None) -> None:
         # A socket operation stalled for a whole ping cycle means the peer is gone (half-open).
         socket_timeout=config["CHATSERVER_PING_INTERVAL"] + config["CHATSERVER_PING_TIMEOUT"],
         log_output=False,
+        # eventlet's default (True) answers a request whose app raised with a 500 holding the
+        # traceback (install paths, versions); no traceback goes to a client, whatever raised.
+        debug=False,
     )
     logger.info("chatserver stopped")

@@ -28,6 +28,7 @@ from typing import Any
 from engineio.packet import CLOSE, PING
 from eventlet.hubs import get_hub
 
+from ..malformed import PROTOCOL_ERROR, PROTOCOL_ERROR_REASON
 from ..sendqueue import bytes_over_largest
 
 # What the writer's queue carries instead of packets: encodes to FLUSH, the cue to send the buffer.
@@ -221,7 +222,8 @@ class CoalescingWriter:
 
 
 def lean_websocket_class(base: type, limit: int, on_overflow: Callable[[Any, int], None]) -> type:
-    """Return a subclass of engine.io's eventlet WebSocket app: no compression, ``unmask``, coalesced writes.
+    """Return a subclass of engine.io's eventlet WebSocket app: no compression, ``unmask``, coalesced writes,
+    and the close frame for a message engine.io cannot decode (``malformed.checked_websocket_class``).
 
     ``base`` must keep the Engine.IO socket it serves as ``engineio_socket`` (the class from
     ``SlowConsumerGuard.websocket_class`` does); ``limit`` and ``on_overflow`` are the send-queue
@@ -242,5 +244,11 @@ def lean_websocket_class(base: type, limit: int, on_overflow: Callable[[Any, int
             if self.engineio_socket is not None:
                 CoalescingWriter(self.engineio_socket, websocket, limit, on_overflow)
             return websocket
+
+        def close_for_protocol_error(self, ws: Any) -> None:
+            """Send the close frame 1002 on eventlet's WebSocket ``ws``; engine.io then closes the connection."""
+            # Not ws.close(): that also closes the socket, which engine.io's writer closes again on
+            # its way out, and eventlet writes a "socket shutdown error" to stderr for that.
+            ws._send_closing_frame(ignore_send_errors=True, close_data=(PROTOCOL_ERROR, PROTOCOL_ERROR_REASON))
 
     return LeanWebSocket

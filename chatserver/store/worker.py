@@ -1,0 +1,261 @@
+"""``OffloadedStore``: every store call runs on one worker OS thread, off the event loop.
+
+Under eventlet a blocking database call would stall every socket of the process, so one real
+OS thread owns the ``SqlStore`` and takes jobs from a FIFO. Jobs run in the order they were
+submitted, so a ``history`` right after a ``save_messages`` sees the saved messages. Saving is
+fire-and-forget (consecutive saves share one transaction); every other call waits for its result.
+
+eventlet and gevent replace ``threading`` with green threads, so this module takes its thread,
+lock and events from an injected ``Threads`` and never from a module that may be patched.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from .interface import Account, Store
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_BATCH = 1000
+
+
+class Event(Protocol):
+    """What the worker needs of an event: ``threading.Event``'s methods."""
+
+    def set(self) -> None: ...
+
+    def clear(self) -> None: ...
+
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Threads:
+    """How to run the worker and wait for it, for the process's concurrency model.
+
+    ``start(target)`` runs ``target`` on a new daemon OS thread; ``lock()`` and ``event()`` make
+    OS-thread primitives; ``wait(event, timeout)`` blocks the calling thread -- green or not --
+    until ``event`` is set or ``timeout`` seconds passed (None: no limit) without blocking an
+    event loop, and returns whether the event is set.
+    """
+
+    start: Callable[[Callable[[], None]], None]
+    lock: Callable[[], AbstractContextManager]
+    event: Callable[[], Event]
+    wait: Callable[[Event, float | None], bool]
+
+
+def _start_daemon(target: Callable[[], None]) -> None:
+    threading.Thread(target=target, name="chatserver-store", daemon=True).start()
+
+
+def _wait(event: Event, timeout: float | None) -> bool:
+    return event.wait(timeout)
+
+
+# Plain threads: right for Flask's threading mode and for tests, wrong under a monkey-patched
+# ``threading`` (there the primitives would be green and the worker would block the loop).
+OS_THREADS = Threads(start=_start_daemon, lock=threading.Lock, event=threading.Event, wait=_wait)
+
+
+class _Call:
+    """A job whose caller waits for its result or exception."""
+
+    __slots__ = ("function", "args", "kwargs", "done", "result", "error")
+
+    def __init__(self, function: Callable[..., Any], args: tuple, kwargs: dict, done: Event) -> None:
+        self.function = function
+        self.args = args
+        self.kwargs = kwargs
+        self.done = done
+        self.result: Any = None
+        self.error: Exception | None = None
+
+    def run(self) -> None:
+        try:
+            self.result = self.function(*self.args, **self.kwargs)
+        except Exception as error:
+            self.error = error  # raised again in the caller
+        finally:
+            self.done.set()
+
+
+class _Save:
+    """A fire-and-forget ``save_messages``."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: list[tuple[str, dict]]) -> None:
+        self.items = items
+
+
+_STOP = object()
+
+
+def _one_line(error: Exception) -> str:
+    # SQLAlchemy's own text goes on with the SQL and its parameters, which are people's messages.
+    text = str(error.orig if isinstance(error, DBAPIError) else error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}"
+
+
+def _unreachable(error: Exception) -> bool:
+    """Whether ``error`` says the database is down or locked (rather than that the data was bad)."""
+    return isinstance(error, (OperationalError, InterfaceError)) or (
+        isinstance(error, DBAPIError) and error.connection_invalidated)
+
+
+class OffloadedStore(Store):
+    """A Store whose calls run in order on one worker OS thread that owns ``store``.
+
+    Every method means what it means in ``Store``. ``save_messages`` returns at once; saves
+    that fail are logged and dropped. The others wait for their result and raise what the
+    worker raised.
+    """
+
+    def __init__(self, store: Store, threads: Threads = OS_THREADS, *, max_batch: int = DEFAULT_MAX_BATCH) -> None:
+        self._store = store
+        self._threads = threads
+        self._max_batch = max_batch
+        self._jobs: deque = deque()
+        self._lock = threads.lock()
+        self._wake = threads.event()  # set while jobs wait; only the worker clears it
+        self._stopped = threads.event()
+        self._closed = False
+        threads.start(self._run)
+
+    # -- the caller's side -------------------------------------------------------------------
+
+    def _submit(self, job: object) -> None:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the store is closed")
+            self._jobs.append(job)
+            self._wake.set()
+
+    def _call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        job = _Call(function, args, kwargs, self._threads.event())
+        self._submit(job)
+        self._threads.wait(job.done, None)
+        if job.error is not None:
+            raise job.error
+        return job.result
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything submitted so far is done; return False if ``timeout`` passed first."""
+        job = _Call(lambda: None, (), {}, self._threads.event())
+        self._submit(job)
+        return self._threads.wait(job.done, timeout)
+
+    def close(self, timeout: float | None = None) -> None:
+        """Finish every submitted job, close the store and end the worker; later calls raise RuntimeError."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._jobs.append(_STOP)
+            self._wake.set()
+        if not self._threads.wait(self._stopped, timeout):
+            logger.warning("the store's worker did not finish within %s s", timeout)
+
+    # -- the worker's side -------------------------------------------------------------------
+
+    def _next(self) -> object:
+        """Pop the next job (None if there is none); consecutive saves come as one list. Hold the lock."""
+        if not self._jobs:
+            return None
+        job = self._jobs.popleft()
+        if not isinstance(job, _Save):
+            return job
+        saves, count = [job], len(job.items)
+        while self._jobs and isinstance(self._jobs[0], _Save) and count + len(self._jobs[0].items) <= self._max_batch:
+            saves.append(self._jobs.popleft())
+            count += len(saves[-1].items)
+        return saves
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                job = self._next()
+                if job is None:
+                    self._wake.clear()  # under the lock: a job submitted after this sets it again
+            if job is None:
+                self._wake.wait()
+            elif job is _STOP:
+                break
+            elif isinstance(job, list):
+                self._save(job)
+            else:
+                job.run()
+        try:
+            self._store.close()
+        except Exception:
+            logger.exception("closing the store failed")
+        self._stopped.set()
+
+    def _save(self, saves: list[_Save]) -> None:
+        items = [item for save in saves for item in save.items]
+        try:
+            self._store.save_messages(items)
+        except Exception as error:
+            if len(saves) > 1 and not _unreachable(error):
+                # Merging must not widen a failure: one bad message would take the others with
+                # it. Not when the database is unreachable: each retry would wait as long again.
+                for save in saves:
+                    self._save([save])
+            else:
+                logger.error("%d message(s) not saved: %s", len(items), _one_line(error))
+
+    # -- Store -------------------------------------------------------------------------------
+
+    def create_account(self, user_id: str, password_hash: str, alias: str, now_ms: int) -> bool:
+        return self._call(self._store.create_account, user_id, password_hash, alias, now_ms)
+
+    def account(self, user_id: str) -> Account | None:
+        return self._call(self._store.account, user_id)
+
+    def set_password(self, user_id: str, password_hash: str) -> bool:
+        return self._call(self._store.set_password, user_id, password_hash)
+
+    def delete_account(self, user_id: str) -> bool:
+        return self._call(self._store.delete_account, user_id)
+
+    def add_token(self, token_hash: str, user_id: str, expires_ms: int) -> None:
+        self._call(self._store.add_token, token_hash, user_id, expires_ms)
+
+    def token_owner(self, token_hash: str, now_ms: int) -> str | None:
+        return self._call(self._store.token_owner, token_hash, now_ms)
+
+    def revoke_token(self, token_hash: str) -> None:
+        self._call(self._store.revoke_token, token_hash)
+
+    def revoke_tokens(self, user_id: str) -> None:
+        self._call(self._store.revoke_tokens, user_id)
+
+    def save_messages(self, items: Sequence[tuple[str, dict]]) -> None:
+        if items:
+            self._submit(_Save(list(items)))
+
+    def save_offline(self, user_id: str, conversation: str, message: dict) -> None:
+        self._call(self._store.save_offline, user_id, conversation, message)
+
+    def take_offline(self, user_id: str) -> list[dict]:
+        return self._call(self._store.take_offline, user_id)
+
+    def history(self, conversation: str, *, before: str | None = None, after: str | None = None,
+                limit: int = 50) -> tuple[list[dict], bool]:
+        return self._call(self._store.history, conversation, before=before, after=after, limit=limit)
+
+    def prune(self, before_ms: int) -> int:
+        return self._call(self._store.prune, before_ms)
+
+    def ping(self) -> None:
+        self._call(self._store.ping)

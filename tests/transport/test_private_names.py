@@ -1,0 +1,409 @@
+"""The private names of python-socketio, python-engineio, eventlet and Flask-SocketIO chatserver relies on.
+
+chatserver's transport subclasses, wraps and copies library internals (STYLE.md). Each check is
+one of them, with the module of ours that needs it: a name, a parameter list we override or pass
+keywords to, or the names a function we copied (or go around) touches. An upgrade that changes
+one fails here, naming what to review, instead of as a traceback in a disconnect handler. The
+versions these checks pass with are the ranges in setup.cfg; CI runs them at both ends
+(constraints/floor.txt and constraints/newest.txt).
+"""
+
+from __future__ import annotations
+
+import _socket
+import configparser
+import importlib
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from support import ROOT
+
+
+def _tested_ranges() -> dict[str, str]:
+    """setup.cfg's install_requires lines, by canonical project name."""
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    lines = [line.strip() for line in config["options"]["install_requires"].splitlines() if line.strip()]
+    return {canonicalize_name(Requirement(line).name): line for line in lines}
+
+
+TESTED = _tested_ranges()
+PINNED = ["python-socketio", "python-engineio", "eventlet", "flask-socketio", "flask", "flask-cors", "simple-websocket"]
+
+
+@dataclass(frozen=True)
+class Reliance:
+    """One private name of ``library`` that ``used_in`` (our code) needs; ``check`` raises if it changed."""
+
+    library: str
+    name: str
+    used_in: str
+    check: Callable[[], None]
+
+
+# -- the kinds of check ------------------------------------------------------------------------
+
+
+def _parameter_names(function: Callable) -> list[str]:
+    """Parameter names as written: ``*args`` and ``**kwargs`` keep their stars."""
+    star = {inspect.Parameter.VAR_POSITIONAL: "*", inspect.Parameter.VAR_KEYWORD: "**"}
+    return [star.get(p.kind, "") + p.name for p in inspect.signature(function).parameters.values()]
+
+
+def parameters(function: Callable[[], Callable], *expected: str) -> Callable[[], None]:
+    """The function (resolved when checked) takes exactly these parameters, in this order."""
+
+    def check() -> None:
+        found = _parameter_names(function())
+        assert found == list(expected), f"parameters are {found}, expected {list(expected)}"
+
+    return check
+
+
+def _code_names(function: Callable) -> set[str]:
+    """The global and attribute names a function's own code uses."""
+    return set(inspect.unwrap(function).__code__.co_names)
+
+
+def touches(function: Callable[[], Callable], *names: str) -> Callable[[], None]:
+    """The function's code still uses these names (it calls or reads what we replaced or wrapped)."""
+
+    def check() -> None:
+        missing = set(names) - _code_names(function())
+        assert not missing, f"its code no longer uses {sorted(missing)}"
+
+    return check
+
+
+def touches_exactly(function: Callable[[], Callable], *names: str) -> Callable[[], None]:
+    """The function's code uses exactly these names: our copy (or our way around it) matches its body."""
+
+    def check() -> None:
+        found = _code_names(function())
+        added, removed = sorted(found - set(names)), sorted(set(names) - found)
+        assert not added and not removed, f"its code changed: now also uses {added}, no longer uses {removed}"
+
+    return check
+
+
+def attribute(owner: Callable[[], Any], name: str, kind: type | tuple[type, ...] = object) -> Callable[[], None]:
+    """``owner()`` (an instance or a class, made when checked) has ``name``, an instance of ``kind``."""
+
+    def check() -> None:
+        value = getattr(owner(), name)
+        assert isinstance(value, kind), f"{name} is a {type(value).__name__}, expected {kind}"
+
+    return check
+
+
+def holds(condition: Callable[[], bool], problem: str) -> Callable[[], None]:
+    """``condition()`` is true; ``problem`` says what it means when not."""
+
+    def check() -> None:
+        assert condition(), problem
+
+    return check
+
+
+def check_all(*checks: Callable[[], None]) -> Callable[[], None]:
+    """Every one of ``checks`` passes."""
+
+    def check() -> None:
+        for each in checks:
+            each()
+
+    return check
+
+
+# -- the objects, looked up and made only when a check runs, so a missing one fails its own test --
+
+
+def lookup(dotted: str) -> Callable[[], Any]:
+    """``"module:Attribute.attribute"``, imported and looked up when called."""
+
+    def get() -> Any:
+        module, _, path = dotted.partition(":")
+        value: Any = importlib.import_module(module)
+        for part in path.split("."):
+            value = getattr(value, part)
+        return value
+
+    return get
+
+
+def made(dotted: str, *args: Any, **kwargs: Any) -> Callable[[], Any]:
+    """An instance of the class at ``dotted``, made when called."""
+    return lambda: lookup(dotted)()(*args, **kwargs)
+
+
+def nested(function: Callable[[], Callable], name: str) -> Callable[[], Any]:
+    """The function defined inside ``function`` as ``name`` (a closure), as something with a ``__code__``."""
+
+    def get() -> Any:
+        code = inspect.unwrap(function()).__code__
+        inner = next(c for c in code.co_consts if inspect.iscode(c) and c.co_name == name)
+        return type(name, (), {"__code__": inner})
+
+    return get
+
+
+sio_server = made("socketio:Server", async_mode="threading")
+eio_server = made("engineio:Server", async_mode="threading")
+
+
+def eio_socket() -> Any:
+    """An engine.io Socket of a threading-mode server."""
+    return lookup("engineio.socket:Socket")()(eio_server(), "sid")
+
+
+def flask_socketio() -> Any:
+    """A Flask-SocketIO SocketIO on a new Flask app."""
+    from flask import Flask
+
+    return lookup("flask_socketio:SocketIO")()(Flask(__name__), async_mode="threading")
+
+
+def manager_connect_phases() -> None:
+    """pre_connect, connect, pre_disconnect: a client counts as connected only in between."""
+    manager = sio_server().manager
+    sid = manager.pre_connect("eio-sid", "/")
+    assert sid is not None, "pre_connect refused a new client"
+    assert not manager.is_connected(sid, "/"), "is_connected is true before the connect handler accepted the client"
+    assert manager.connect(sid, "/") == sid, "connect(sid) after pre_connect returned another sid"
+    assert manager.is_connected(sid, "/"), "is_connected is false once connected"
+    assert list(manager.get_participants("/", sid)) == [(sid, "eio-sid")], "get_participants yields no (sid, eio_sid)"
+    manager.pre_disconnect(sid, "/")
+    assert not manager.is_connected(sid, "/"), "is_connected is true while disconnecting"
+
+
+def green_socket_fd() -> None:
+    """A GreenSocket's ``fd`` is the real socket under it."""
+    green = lookup("eventlet.greenio:GreenSocket")()()
+    try:
+        # _socket.socket: eventlet's fd is a socket.socket of its own unpatched copy of the module.
+        assert isinstance(green.fd, _socket.socket), f"fd is a {type(green.fd).__name__}, not the real socket"
+    finally:
+        green.close()
+
+
+def defined_as(owner: str, name: str, kind: type) -> Callable[[], None]:
+    """``name`` is defined on the class at ``owner`` as a ``kind`` (staticmethod, classmethod)."""
+    return holds(lambda: isinstance(inspect.getattr_static(lookup(owner)(), name), kind),
+                 f"{name} is no longer a {kind.__name__}")
+
+
+FANOUT = "chatserver.transport.fanout (FanOutManager)"
+EVENTS = "chatserver.events (ChatNamespace)"
+INSTALL = "chatserver.transport.install"
+SENDQUEUE = "chatserver.transport.sendqueue (SlowConsumerGuard, BoundedSendQueue)"
+ADMISSION = "chatserver.transport.admission (Admission wraps the connect and disconnect handlers)"
+PACKETFILTER = "chatserver.transport.packetfilter (IncomingPacketFilter wraps the message handler)"
+PACKETS = "chatserver.transport.packets (ChatPacket)"
+QUEUE = "chatserver.cluster.queue (RedisQueue)"
+WEBSOCKET = "chatserver.transport.eventlet.websocket (LeanWebSocket, CoalescingWriter)"
+HEADDEADLINE = "chatserver.transport.eventlet.headdeadline (HeadDeadlineProtocol)"
+SERVER = "chatserver.transport.eventlet.server (run, GracefulShutdown)"
+
+SIO, EIO, EVENTLET, FSIO = "python-socketio", "python-engineio", "eventlet", "flask-socketio"
+
+RELIANCES = [
+    # python-socketio: the client manager we subclass and partly copy, the packet, the handlers we wrap.
+    Reliance(SIO, "Manager.basic_enter_room", FANOUT + " overrides it", parameters(
+        lookup("socketio:Manager.basic_enter_room"), "self", "sid", "namespace", "room", "eio_sid")),
+    Reliance(SIO, "Manager.basic_leave_room", FANOUT + " overrides it", parameters(
+        lookup("socketio:Manager.basic_leave_room"), "self", "sid", "namespace", "room")),
+    Reliance(SIO, "Manager.get_rooms", FANOUT + " overrides it", parameters(
+        lookup("socketio:Manager.get_rooms"), "self", "sid", "namespace")),
+    Reliance(SIO, "Manager.basic_disconnect", FANOUT + " overrides it", parameters(
+        lookup("socketio:Manager.basic_disconnect"), "self", "sid", "namespace", "**kwargs")),
+    Reliance(SIO, "BaseManager.basic_disconnect body", FANOUT + ": basic_disconnect is a copy of it", touches_exactly(
+        lookup("socketio.base_manager:BaseManager.basic_disconnect"),
+        "rooms", "copy", "items", "append", "basic_leave_room", "callbacks", "pending_connect", "pending_disconnect",
+        "remove", "len")),
+    *(Reliance(SIO, f"Manager().{name}", FANOUT + ": basic_disconnect clears it", attribute(
+        made("socketio:Manager"), name, dict))
+      for name in ("rooms", "callbacks", "pending_connect", "pending_disconnect")),
+    Reliance(SIO, "Manager.emit", FANOUT + " overrides it", parameters(
+        lookup("socketio:Manager.emit"),
+        "self", "event", "data", "namespace", "room", "skip_sid", "callback", "to", "**kwargs")),
+    Reliance(SIO, "Manager.emit body", FANOUT + ": emit does its work for emits without a callback", touches_exactly(
+        lookup("socketio:Manager.emit"),
+        "rooms", "isinstance", "tuple", "list", "server", "packet_class", "packet", "EVENT", "encode",
+        "get_participants", "_send_eio_packet", "_generate_ack_id", "_send_packet")),
+    Reliance(SIO, "Manager.get_participants", FANOUT + " and " + EVENTS, parameters(
+        lookup("socketio:Manager.get_participants"), "self", "namespace", "room")),
+    Reliance(SIO, "Manager.pre_connect/connect/is_connected", EVENTS + ": trigger_event tells lifecycle events from "
+             "client events by is_connected", manager_connect_phases),
+    Reliance(SIO, "Server._send_eio_packet", FANOUT, parameters(
+        lookup("socketio:Server._send_eio_packet"), "self", "eio_sid", "eio_pkt")),
+    Reliance(SIO, "Server().packet_class", INSTALL + " replaces it; " + FANOUT + " reads it", holds(
+        lambda: sio_server().packet_class is lookup("socketio.packet:Packet")(),
+        "the default packet_class is not socketio.packet.Packet")),
+    Reliance(SIO, "Packet.data_is_binary", PACKETS + " overrides it", check_all(
+        defined_as("socketio.packet:Packet", "data_is_binary", classmethod),
+        parameters(lookup("socketio.packet:Packet.data_is_binary"), "data"))),
+    Reliance(SIO, "Packet.__init__ calls data_is_binary", PACKETS, touches(
+        lookup("socketio.packet:Packet.__init__"), "data_is_binary")),
+    Reliance(SIO, "Server._handle_eio_connect", ADMISSION, parameters(
+        lookup("socketio:Server._handle_eio_connect"), "self", "eio_sid", "environ")),
+    Reliance(SIO, "Server._handle_eio_message", PACKETFILTER, parameters(
+        lookup("socketio:Server._handle_eio_message"), "self", "eio_sid", "data")),
+    Reliance(SIO, "Server._handle_eio_disconnect", ADMISSION, parameters(
+        lookup("socketio:Server._handle_eio_disconnect"), "self", "eio_sid", "reason")),
+    Reliance(SIO, "Server().eio.handlers", ADMISSION + " and " + PACKETFILTER, holds(
+        lambda: {"connect", "message", "disconnect"} <= set(sio_server().eio.handlers),
+        "python-socketio no longer registers connect, message and disconnect in eio.handlers")),
+    Reliance(SIO, "Namespace().server", EVENTS + ": self.server.manager, enter_room, leave_room, emit", check_all(
+        attribute(made("socketio:Namespace", "/"), "server"),
+        parameters(lookup("socketio:Namespace._set_server"), "self", "server"))),
+    Reliance(SIO, "PubSubManager._publish", QUEUE + " overrides it", parameters(
+        lookup("socketio:PubSubManager._publish"), "self", "data")),
+    Reliance(SIO, "PubSubManager._listen", QUEUE + " overrides it", parameters(
+        lookup("socketio:PubSubManager._listen"), "self")),
+    Reliance(SIO, "PubSubManager._thread calls _listen", QUEUE + ": _listen yields JSON text", touches(
+        lookup("socketio:PubSubManager._thread"), "_listen", "json", "loads")),
+    Reliance(SIO, "PubSubManager.emit calls _publish", QUEUE, touches(
+        lookup("socketio:PubSubManager.emit"), "_publish")),
+    Reliance(SIO, "PubSubManager().channel", QUEUE, attribute(
+        made("socketio:PubSubManager", channel="c"), "channel", str)),
+    Reliance(SIO, "PubSubManager().json", QUEUE, attribute(made("socketio:PubSubManager"), "json")),
+    # python-engineio: the server and socket the guards reach into.
+    Reliance(EIO, "Server()._async", INSTALL + " and " + SENDQUEUE, holds(
+        lambda: {"queue", "websocket"} <= set(eio_server()._async), "_async has no 'queue' or no 'websocket'")),
+    Reliance(EIO, "async_drivers.eventlet._async", INSTALL + " and " + WEBSOCKET, holds(
+        lambda: {"queue", "websocket"} <= set(lookup("engineio.async_drivers.eventlet:_async")()),
+        "_async has no 'queue' or no 'websocket'")),
+    Reliance(EIO, "async_drivers.eventlet.WebSocketWSGI", SENDQUEUE + " and " + WEBSOCKET + " subclass it", parameters(
+        lookup("engineio.async_drivers.eventlet:WebSocketWSGI.__init__"), "self", "handler", "server")),
+    Reliance(EIO, "Server.create_queue", SENDQUEUE + " replaces it on the server", parameters(
+        lookup("engineio:Server.create_queue"), "self", "*args", "**kwargs")),
+    Reliance(EIO, "BaseSocket.__init__ calls server.create_queue", SENDQUEUE, touches(
+        lookup("engineio.base_socket:BaseSocket.__init__"), "create_queue", "queue")),
+    Reliance(EIO, "Server().handlers", ADMISSION + " and " + PACKETFILTER, attribute(eio_server, "handlers", dict)),
+    Reliance(EIO, "Server().sockets", FANOUT + ", " + SENDQUEUE + " and " + SERVER, attribute(
+        eio_server, "sockets", dict)),
+    Reliance(EIO, "Server.reason.SERVER_DISCONNECT", SENDQUEUE, attribute(
+        lookup("engineio:Server.reason"), "SERVER_DISCONNECT", str)),
+    Reliance(EIO, "Server.send_packet body", FANOUT + ": emit sends to the socket directly", touches_exactly(
+        lookup("engineio:Server.send_packet"), "_get_socket", "KeyError", "logger", "warning", "send")),
+    Reliance(EIO, "BaseServer._get_socket body", FANOUT + ": emit skips closed sockets as it does", touches_exactly(
+        lookup("engineio.base_server:BaseServer._get_socket"), "sockets", "KeyError", "closed")),
+    Reliance(EIO, "Socket.send", WEBSOCKET + ": CoalescingWriter.send replaces it", parameters(
+        lookup("engineio.socket:Socket.send"), "self", "pkt")),
+    Reliance(EIO, "Socket.send body", WEBSOCKET + ": CoalescingWriter.send does what it does", touches_exactly(
+        lookup("engineio.socket:Socket.send"),
+        "check_ping_timeout", "queue", "put", "server", "logger", "info", "sid", "packet", "packet_names",
+        "packet_type", "data", "isinstance", "bytes")),
+    *(Reliance(EIO, f"Socket().{name}", WEBSOCKET + ", " + SENDQUEUE + " and " + SERVER, attribute(eio_socket, name))
+      for name in ("queue", "upgraded", "upgrading", "closed")),
+    Reliance(EIO, "Socket.check_ping_timeout", WEBSOCKET, parameters(
+        lookup("engineio.socket:Socket.check_ping_timeout"), "self")),
+    Reliance(EIO, "Socket.close", SENDQUEUE + " and " + SERVER, parameters(
+        lookup("engineio.socket:Socket.close"), "self", "wait", "abort", "reason")),
+    Reliance(EIO, "Socket._upgrade_websocket", SENDQUEUE + ": the WebSocket app is made from _async['websocket'] "
+             "with the socket's bound _websocket_handler", touches(
+                 lookup("engineio.socket:Socket._upgrade_websocket"), "_async", "_websocket_handler")),
+    Reliance(EIO, "Socket._websocket_handler writer", WEBSOCKET + ": the FLUSH cue goes out as ws.send(item.encode())",
+             touches(nested(lookup("engineio.socket:Socket._websocket_handler"), "writer"), "poll", "send", "encode")),
+    Reliance(EIO, "WSGIApp().engineio_path", INSTALL + ": the admission middleware's path", holds(
+        lambda: flask_socketio().sockio_mw.engineio_path == "/socket.io/",
+        "sockio_mw.engineio_path is not /socket.io/")),
+    # Flask-SocketIO
+    Reliance(FSIO, "SocketIO().sockio_mw", INSTALL, attribute(flask_socketio, "sockio_mw")),
+    Reliance(FSIO, "SocketIO().server", INSTALL + ", " + EVENTS + " and " + SERVER, attribute(
+        flask_socketio, "server", lookup("socketio:Server")())),
+    Reliance(FSIO, "Namespace.trigger_event", EVENTS + " overrides it", parameters(
+        lookup("flask_socketio:Namespace.trigger_event"), "self", "event", "*args")),
+    # eventlet: the WebSocket, the WSGI server, the hub.
+    Reliance(EVENTLET, "WebSocketWSGI._handle_hybi_request", WEBSOCKET + " overrides it", parameters(
+        lookup("eventlet.websocket:WebSocketWSGI._handle_hybi_request"), "self", "environ")),
+    Reliance(EVENTLET, "RFC6455WebSocket._apply_mask", WEBSOCKET + ": unmask replaces it", check_all(
+        defined_as("eventlet.websocket:RFC6455WebSocket", "_apply_mask", staticmethod),
+        parameters(lookup("eventlet.websocket:RFC6455WebSocket._apply_mask"), "data", "mask", "length", "offset"))),
+    Reliance(EVENTLET, "RFC6455WebSocket._recv_frame", WEBSOCKET + ": it reads self.socket and unmasks with "
+             "self._apply_mask", touches(lookup("eventlet.websocket:RFC6455WebSocket._recv_frame"),
+                                         "_apply_mask", "socket", "recv")),
+    Reliance(EVENTLET, "RFC6455WebSocket._send", WEBSOCKET, parameters(
+        lookup("eventlet.websocket:RFC6455WebSocket._send"), "self", "frame")),
+    Reliance(EVENTLET, "RFC6455WebSocket.send", WEBSOCKET + ": send_message replaces it", parameters(
+        lookup("eventlet.websocket:RFC6455WebSocket.send"), "self", "message", "**kw")),
+    Reliance(EVENTLET, "WebSocket.__init__ sets socket", WEBSOCKET + ": BufferedReceive wraps it", touches(
+        lookup("eventlet.websocket:WebSocket.__init__"), "socket")),
+    Reliance(EVENTLET, "greenio.GreenSocket().fd", WEBSOCKET + ": writes to the real socket without blocking",
+             green_socket_fd),
+    Reliance(EVENTLET, "wsgi.Input.get_socket", SENDQUEUE + ": raw_connection", parameters(
+        lookup("eventlet.wsgi:Input.get_socket"), "self")),
+    Reliance(EVENTLET, "queue.Queue().queue", SERVER + ": queue_flushed reads it", attribute(
+        made("eventlet.queue:Queue"), "queue")),
+    Reliance(EVENTLET, "queue.Queue().unfinished_tasks", SENDQUEUE + ": BoundedSendQueue.join", attribute(
+        made("eventlet.queue:Queue"), "unfinished_tasks", int)),
+    *(Reliance(EVENTLET, f"wsgi.HttpProtocol.{name}", HEADDEADLINE + " sets it", check_all(
+        attribute(lookup("eventlet.wsgi:HttpProtocol"), name, int),
+        touches(lookup("eventlet.wsgi:HttpProtocol.setup"), name))) for name in ("rbufsize", "wbufsize")),
+    Reliance(EVENTLET, "wsgi.HttpProtocol.handle_one_request", HEADDEADLINE + " overrides it", check_all(
+        parameters(lookup("eventlet.wsgi:HttpProtocol.handle_one_request"), "self"),
+        touches(lookup("eventlet.wsgi:HttpProtocol.handle_one_request"), "get_environ"))),
+    Reliance(EVENTLET, "wsgi.HttpProtocol.get_environ", HEADDEADLINE + " overrides it", parameters(
+        lookup("eventlet.wsgi:HttpProtocol.get_environ"), "self")),
+    Reliance(EVENTLET, "wsgi.HttpProtocol.handle reads close_connection", HEADDEADLINE, touches(
+        lookup("eventlet.wsgi:HttpProtocol.handle"), "handle_one_request", "close_connection")),
+    Reliance(EVENTLET, "wsgi.HttpProtocol.__init__ sets client_address", HEADDEADLINE, touches(
+        lookup("eventlet.wsgi:HttpProtocol.__init__"), "client_address")),
+    Reliance(EVENTLET, "hubs.get_hub().schedule_call_global", WEBSOCKET + " (HubFlusher) and " + SERVER, check_all(
+        parameters(lookup("eventlet.hubs.hub:BaseHub.schedule_call_global"), "self", "seconds", "cb", "*args", "**kw"),
+        holds(lambda: issubclass(lookup("eventlet.hubs:get_default_hub")()().Hub,
+                                 lookup("eventlet.hubs.hub:BaseHub")()),
+              "the default hub is not a BaseHub"))),
+    Reliance(EVENTLET, "wsgi.server keywords", SERVER, holds(
+        lambda: {"max_size", "protocol", "socket_timeout", "log_output"} <= set(
+            _parameter_names(lookup("eventlet.wsgi:server")())),
+        "wsgi.server lost one of max_size, protocol, socket_timeout, log_output")),
+]
+
+
+def _installed(library: str) -> str:
+    try:
+        return metadata.version(library)
+    except metadata.PackageNotFoundError:
+        return "(not installed)"
+
+
+def _range(library: str) -> str:
+    return TESTED.get(canonicalize_name(library), f"{library} (no range in setup.cfg)")
+
+
+@pytest.mark.parametrize("reliance", RELIANCES, ids=lambda r: f"{r.library}:{r.name}")
+def test_private_name(reliance: Reliance) -> None:
+    try:
+        reliance.check()
+    except Exception as exc:  # any way the name went or changed: AttributeError, ImportError, a failed check
+        problem = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    else:
+        return
+    pytest.fail(
+        f"{reliance.library} {_installed(reliance.library)}: {reliance.name} is not what chatserver relies on: "
+        f"{problem}\n"
+        f"  used in: {reliance.used_in}\n"
+        f"  tested range: {_range(reliance.library)} (setup.cfg install_requires)\n"
+        f"  Review that code against this {reliance.library} before widening the range.",
+        pytrace=False,
+    )
+
+
+@pytest.mark.parametrize("library", PINNED)
+def test_installed_version_is_in_tested_range(library: str) -> None:
+    assert canonicalize_name(library) in TESTED, f"{library} has no range in setup.cfg install_requires"
+    requirement = Requirement(TESTED[canonicalize_name(library)])
+    assert any(spec.operator == "<" for spec in requirement.specifier), (
+        f"{_range(library)} in setup.cfg has no cap: cap it at the next minor not yet tested")
+    installed = _installed(library)
+    assert requirement.specifier.contains(installed, prereleases=True), (
+        f"{library} {installed} is installed, but chatserver is tested with {_range(library)} (setup.cfg): "
+        f"run the suite with it, then move the range and constraints/newest.txt")
