@@ -125,9 +125,11 @@ def run_once(name: str, scenario: str, args: list[str], out_dir: str, tag: str, 
             result["db_cpu_frac"] = round(db_cpu / result["elapsed_s"], 3)
         if result.get("other_cpu_frac") is not None and result.get("wall_s"):
             result["other_cpu_frac"] = round(max(0.0, result["other_cpu_frac"] - db_cpu / result["wall_s"]), 3)
+    rows = (srv.db_info or {}).get("rows") or {}
     result.update(
         server=name,
         server_db=srv.db_info,
+        stored_messages=rows.get("messages"),  # the store's table of history (chatserver/store)
         round=tag,
         machine_busy_before=quiet,
         server_survived=survived,
@@ -141,6 +143,13 @@ def run_once(name: str, scenario: str, args: list[str], out_dir: str, tag: str, 
 def sum_rows(db: dict) -> int:
     """All rows in all tables of a run's database (0 when it has none or was not read)."""
     return sum((db.get("rows") or {}).values())
+
+
+def delivered_messages(r: dict) -> int:
+    """Messages a run had delivered, each counted once however many sockets got it (what history stores)."""
+    if r["scenario"] == "broadcast":
+        return r.get("sent") or 0  # every one was delivered unless the run lost some (listed apart)
+    return (r.get("delivered") or 0) + (r.get("bystander_delivered") or 0)
 
 
 def problems(runs: list[dict]) -> list[str]:
@@ -160,8 +169,11 @@ def problems(runs: list[dict]) -> list[str]:
         db = r.get("server_db") or {}
         if db.get("error"):
             out.append(f"{where}: {db['error']}")
-        if r["server"] in HISTORY_ON and r["scenario"] in MESSAGING and not r.get("error") and not sum_rows(db):
-            out.append(f"{where}: history on, yet its {db.get('kind')} database holds no rows after the run")
+        if r["server"] in HISTORY_ON and r["scenario"] in MESSAGING and not r.get("error"):
+            if not sum_rows(db):
+                out.append(f"{where}: history on, yet its {db.get('kind')} database holds no rows after the run")
+            elif r.get("stored_messages") is not None and r["stored_messages"] < delivered_messages(r):
+                out.append(f"{where}: history kept {r['stored_messages']} of {delivered_messages(r)} delivered")
         if r.get("first_failure"):
             out.append(f"{where}: capacity stopped: {r['first_failure']}")
         if (r.get("gen_cpu_frac") or 0) > 0.9:
