@@ -201,6 +201,12 @@ def main(argv: list[str] | None = None) -> int:
         help=f"servers for every scenario, in their order within a round (default: all of {','.join(SERVERS)} "
         "for direct, broadcast and bystander; chatserver,node-seed for the others)",
     )
+    parser.add_argument(
+        "--bystander-rate",
+        type=float,
+        help="the bystander pair's messages/s (default 50). Above a writer's share of a saturated server the pair "
+        "falls behind and its latency measures that; well below it (5) it measures stalls of the loop",
+    )
     parser.add_argument("--capacity-s", type=int, help="time bound of the capacity ramp (default 1500, quick 120)")
     parser.add_argument("--retries", type=int, default=1, help="repeats of a run disturbed by other load (default 1)")
     parser.add_argument(
@@ -217,6 +223,13 @@ def main(argv: list[str] | None = None) -> int:
     capacity_s = args.capacity_s or (120 if args.quick else 1500)
     cap_max = capacity_max(2000 if args.quick else 20000)
     profile["capacity"] = profile["capacity"] + ["--max", str(cap_max), "--duration-s", str(capacity_s)]
+    if args.bystander_rate:
+        rate_at = profile["bystander"].index("--rate") + 1
+        profile["bystander"] = [
+            *profile["bystander"][:rate_at],
+            f"{args.bystander_rate:g}",
+            *profile["bystander"][rate_at + 1 :],
+        ]
     rounds = args.rounds or (1 if args.quick else 3)
     scenarios = [s for s in args.scenarios.split(",") if s]
     for s in scenarios:

@@ -71,8 +71,13 @@ async function run(o) {
       pump(i);
     });
   });
+  const bySlowest = []; // per second of the bystander's schedule: its slowest message, ms
   B.on("message", (m) => {
-    by.record(performance.now() - parsePayload(m.data)[2]);
+    const [, q, t] = parsePayload(m.data);
+    const ms = performance.now() - t;
+    by.record(ms);
+    const s = Math.floor(q / o.rate);
+    bySlowest[s] = Math.max(bySlowest[s] || 0, Math.round(ms));
     byDelivered++;
   });
   A.on("response", (r) => {
@@ -95,7 +100,7 @@ async function run(o) {
     const due = now < b0 ? 0 : Math.floor((Math.min(now, end) - b0) / interval) + 1;
     for (; bySent < due; bySent++) {
       lag.record(performance.now() - (b0 + bySent * interval));
-      A.emit("message", { recepient: idB, data: payload(0, bySent, o.size) });
+      A.emit("message", { recepient: idB, data: payload(0, bySent, o.size) }); // "0|seq|time|"
     }
     await sleep(Math.max(1, Math.min(interval / 2, end - now)));
   }
@@ -136,6 +141,9 @@ async function run(o) {
     bystander_max_ms: s.max_ms,
     bystander_mean_ms: s.mean_ms,
     bystander_send_lag_p99_ms: lag.summary().p99_ms,
+    // A latency that climbs second after second is a queue growing (the pair gets less than its
+    // rate); one that jumps and falls back is a stall.
+    bystander_max_ms_by_s: Array.from(bySlowest, (x) => x || 0),
     server_cpu_us_per_msg:
       u.server_cpu_s === null ? null : round((u.server_cpu_s * 1e6) / (delivered + byDelivered), 1),
     gen_cpu_us_per_msg: round((u.gen_cpu_s * 1e6) / (delivered + byDelivered), 1),
