@@ -56,7 +56,8 @@ system-deps:
 		fi; \
 	fi
 
-# chatserver against the seed's server on Node (docs/performance.md); about 35 minutes, --quick 2.
+# chatserver, history on (SQLite, PostgreSQL) and off, against the seed's server on Node
+# (docs/performance.md); about 41 minutes, --quick 3. chatserver-pg needs PostgreSQL on 127.0.0.1:5432.
 bench: $(VENV)/.installed bench/loadgen/node_modules/.installed bench/peers/node-seed/node_modules/.installed
 	python3 bench/compare.py
 

@@ -2,11 +2,17 @@
 
 Each run starts a fresh server (pinned to core 0) on a free loopback port, drives it with the
 load generator (pinned to core 1) for one scenario, and stops it. Servers alternate within every
-scenario and round (A B A B ...), so drift on the machine hits both alike. Prints a Markdown
-table, then one JSON line; raw runs and server logs go to bench/out/<time>/.
+scenario and round (A B A B ...), so drift on the machine hits all alike. Prints a Markdown
+table, then one JSON line; raw runs, server logs and SQLite files go to bench/out/<time>/.
+
+chatserver runs in three variants (bench/servers.py): `chatserver` (history on, SQLite),
+`chatserver-nohistory` and `chatserver-pg` (history on, PostgreSQL). The scenarios that send
+messages (direct, broadcast, bystander) run all four servers by default; connect, latency and
+capacity, which history does not touch or which the bystander covers, run chatserver and
+node-seed only: four capacity ramps would add about 50 minutes. `--servers` overrides both.
 
     python3 bench/compare.py            # full: 3 rounds, capacity up to 20,000 clients once
-    python3 bench/compare.py --quick    # a couple of minutes, for a smoke check
+    python3 bench/compare.py --quick    # a few minutes, for a smoke check
 
 Exit status: 2 if a server fails to start, 1 if a run failed or a server died, else 0.
 """
@@ -27,8 +33,18 @@ import machine  # noqa: E402
 import report  # noqa: E402
 import servers  # noqa: E402
 
-SERVERS = ("chatserver", "node-seed")
-SCENARIOS = ("connect", "direct", "broadcast", "latency", "capacity")
+SERVERS = servers.NAMES  # chatserver first, so the first ratio is chatserver / node-seed as ever
+SCENARIOS = ("connect", "direct", "broadcast", "latency", "capacity", "bystander")
+# Which servers each scenario runs unless --servers says otherwise: history stores messages, so
+# the scenarios that send them compare all four; the others keep chatserver against node-seed.
+SCENARIO_SERVERS = {
+    "connect": ("chatserver", "node-seed"),
+    "direct": SERVERS,
+    "broadcast": SERVERS,
+    "latency": ("chatserver", "node-seed"),
+    "capacity": ("chatserver", "node-seed"),
+    "bystander": SERVERS,
+}
 
 # Generator arguments per scenario; see bench/loadgen/run.js for every option and default.
 FULL = {
@@ -37,6 +53,7 @@ FULL = {
     "broadcast": ["--receivers", "1000", "--senders", "10", "--messages", "50", "--window", "2"],
     "latency": ["--clients", "100", "--rate", "1000", "--duration-s", "15"],
     "capacity": ["--step", "2500"],  # + --max from capacity_max(), --duration-s from --capacity-s
+    "bystander": ["--writers", "200", "--window", "4", "--rate", "50", "--duration-s", "15"],
 }
 QUICK = {
     "connect": ["--clients", "500"],
@@ -45,7 +62,10 @@ QUICK = {
     "latency": ["--clients", "50", "--rate", "500", "--duration-s", "5"],
     # A 5 s hold is not a full ping cycle: quick capacity only checks the ramp and broadcasts.
     "capacity": ["--step", "1000", "--hold-s", "5"],
+    "bystander": ["--writers", "200", "--window", "4", "--rate", "50", "--duration-s", "5"],
 }
+HISTORY_ON = ("chatserver", "chatserver-pg")
+MESSAGING = ("direct", "broadcast", "bystander")  # the scenarios whose messages history stores
 RUN_TIMEOUT_S = 1800  # the generator bounds itself; this only catches a hung generator
 NOISY = 0.25  # cores of other load during a run above which the run is repeated (bounded)
 
@@ -76,6 +96,7 @@ def run_once(name: str, scenario: str, args: list[str], out_dir: str, tag: str, 
     quiet = machine.wait_until_quiet()
     log_path = os.path.join(out_dir, f"{tag}-{name}-{scenario}.log")
     with servers.Server(name, log_path, chatserver_dir) as srv:
+        db_before = srv.db.backend_cpu() if srv.db else {}
         gen = subprocess.run(
             generator_command(scenario, srv.url, srv.pid, args),
             capture_output=True,
@@ -85,6 +106,7 @@ def run_once(name: str, scenario: str, args: list[str], out_dir: str, tag: str, 
             check=False,
         )
         survived = srv.alive()
+        db_after = srv.db.backend_cpu() if srv.db else {}
     lines = [ln for ln in gen.stdout.splitlines() if ln.startswith("{")]
     try:
         result = json.loads(lines[-1])
@@ -94,8 +116,20 @@ def run_once(name: str, scenario: str, args: list[str], out_dir: str, tag: str, 
         with open(os.path.join(out_dir, f"{tag}-{name}-{scenario}.gen.log"), "w", encoding="utf-8") as f:
             f.write(gen.stderr)
     n_errors, first_errors = srv.error_lines()
+    if name == "chatserver-pg":
+        # PostgreSQL works for the server on whichever core is free: its CPU is the server's cost,
+        # not other load. Measured over the generator's whole run (logins included).
+        db_cpu = sum(t - db_before.get(pid, 0.0) for pid, t in db_after.items())
+        result["db_cpu_s"] = round(db_cpu, 3)
+        if result.get("elapsed_s"):
+            result["db_cpu_frac"] = round(db_cpu / result["elapsed_s"], 3)
+        if result.get("other_cpu_frac") is not None and result.get("wall_s"):
+            result["other_cpu_frac"] = round(max(0.0, result["other_cpu_frac"] - db_cpu / result["wall_s"]), 3)
+    rows = (srv.db_info or {}).get("rows") or {}
     result.update(
         server=name,
+        server_db=srv.db_info,
+        stored_messages=rows.get("messages"),  # the store's table of history (chatserver/store)
         round=tag,
         machine_busy_before=quiet,
         server_survived=survived,
@@ -104,6 +138,18 @@ def run_once(name: str, scenario: str, args: list[str], out_dir: str, tag: str, 
         server_first_errors=first_errors,
     )
     return result
+
+
+def sum_rows(db: dict) -> int:
+    """All rows in all tables of a run's database (0 when it has none or was not read)."""
+    return sum((db.get("rows") or {}).values())
+
+
+def delivered_messages(r: dict) -> int:
+    """Messages a run had delivered, each counted once however many sockets got it (what history stores)."""
+    if r["scenario"] == "broadcast":
+        return r.get("sent") or 0  # every one was delivered unless the run lost some (listed apart)
+    return (r.get("delivered") or 0) + (r.get("bystander_delivered") or 0)
 
 
 def problems(runs: list[dict]) -> list[str]:
@@ -120,6 +166,14 @@ def problems(runs: list[dict]) -> list[str]:
         if r.get("server_error_lines"):
             first = r["server_first_errors"][0]
             out.append(f"{where}: {r['server_error_lines']} error lines in the server log, first: {first}")
+        db = r.get("server_db") or {}
+        if db.get("error"):
+            out.append(f"{where}: {db['error']}")
+        if r["server"] in HISTORY_ON and r["scenario"] in MESSAGING and not r.get("error"):
+            if not sum_rows(db):
+                out.append(f"{where}: history on, yet its {db.get('kind')} database holds no rows after the run")
+            elif r.get("stored_messages") is not None and r["stored_messages"] < delivered_messages(r):
+                out.append(f"{where}: history kept {r['stored_messages']} of {delivered_messages(r)} delivered")
         if r.get("first_failure"):
             out.append(f"{where}: capacity stopped: {r['first_failure']}")
         if (r.get("gen_cpu_frac") or 0) > 0.9:
@@ -142,7 +196,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, help="rounds of every scenario (default 3, quick 1)")
     parser.add_argument("--capacity-rounds", type=int, default=1, help="rounds of capacity, the slow one (default 1)")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated subset of the default")
-    parser.add_argument("--servers", default=",".join(SERVERS), help="order within a round (default: the default)")
+    parser.add_argument(
+        "--servers",
+        help=f"servers for every scenario, in their order within a round (default: all of {','.join(SERVERS)} "
+        "for direct, broadcast and bystander; chatserver,node-seed for the others)",
+    )
+    parser.add_argument(
+        "--bystander-rate",
+        type=float,
+        help="the bystander pair's messages/s (default 50). Above a writer's share of a saturated server the pair "
+        "falls behind and its latency measures that; well below it (5) it measures stalls of the loop",
+    )
     parser.add_argument("--capacity-s", type=int, help="time bound of the capacity ramp (default 1500, quick 120)")
     parser.add_argument("--retries", type=int, default=1, help="repeats of a run disturbed by other load (default 1)")
     parser.add_argument(
@@ -159,15 +223,32 @@ def main(argv: list[str] | None = None) -> int:
     capacity_s = args.capacity_s or (120 if args.quick else 1500)
     cap_max = capacity_max(2000 if args.quick else 20000)
     profile["capacity"] = profile["capacity"] + ["--max", str(cap_max), "--duration-s", str(capacity_s)]
+    if args.bystander_rate:
+        rate_at = profile["bystander"].index("--rate") + 1
+        profile["bystander"] = [
+            *profile["bystander"][:rate_at],
+            f"{args.bystander_rate:g}",
+            *profile["bystander"][rate_at + 1 :],
+        ]
     rounds = args.rounds or (1 if args.quick else 3)
-    names = tuple(args.servers.split(","))
     scenarios = [s for s in args.scenarios.split(",") if s]
     for s in scenarios:
         if s not in SCENARIOS:
             parser.error(f"unknown scenario {s}")
+    chosen = tuple(n for n in (args.servers or "").split(",") if n)
+    for n in chosen:
+        if n not in SERVERS:
+            parser.error(f"unknown server {n} (known: {', '.join(SERVERS)})")
+    plan = {s: chosen or SCENARIO_SERVERS[s] for s in scenarios}  # scenario -> servers, in order
+    names = chosen or tuple(n for n in SERVERS if any(n in plan[s] for s in scenarios))  # the table's columns
+    if "chatserver-pg" in names and (why := servers.postgres_problem()):
+        sys.exit(
+            f"chatserver-pg cannot run: {why}\nstart PostgreSQL on {servers.POSTGRES_URL}, or leave it out "
+            f"with --servers (e.g. --servers chatserver,chatserver-nohistory,node-seed)"
+        )
     out_dir = args.out or os.path.join(servers.BENCH, "out", time.strftime("%Y%m%d-%H%M%S"))
     os.makedirs(out_dir, exist_ok=True)
-    info = machine.describe(servers.chatserver_python(), args.chatserver_dir)
+    info = machine.describe(servers.chatserver_python(args.chatserver_dir), args.chatserver_dir)
     print(f"# machine: {json.dumps(info)}", file=sys.stderr)
 
     runs = []  # one per server, scenario and round: what the table is made of
@@ -177,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
             for scenario in scenarios:
                 if scenario == "capacity" and rnd > args.capacity_rounds:
                     continue
-                for name in names:
+                for name in plan[scenario]:
                     # Capacity is not repeated: it takes minutes and counts clients, not CPU time.
                     for attempt in range(args.retries + 1 if scenario != "capacity" else 1):
                         tag = f"{rnd}.{attempt}"
@@ -197,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = report.summarize(runs, names)
     issues = problems(runs)
     mode = "quick" if args.quick else "full"
-    print(f"chatserver vs node-seed — {mode}, {rounds} round(s); {info['cpu']}, {info['nproc']} cores")
+    print(f"{' / '.join(names)} — {mode}, {rounds} round(s); {info['cpu']}, {info['nproc']} cores")
     print(f"raw runs and server logs: {out_dir}\n")
     print(report.table(rows, names))
     if issues:
@@ -207,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         "rounds": rounds,
         "machine": info,
         "profile": {s: profile[s] for s in scenarios},
+        "servers": plan,
         "rows": rows,
         "problems": issues,
     }

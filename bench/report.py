@@ -1,4 +1,8 @@
-"""Turn the per-run JSON lines into medians, min–max and chatserver / node-seed ratios."""
+"""Turn the per-run JSON lines into medians, min–max and the ratios that matter.
+
+The ratios: each chatserver variant against node-seed, and history on (SQLite, PostgreSQL)
+against history off. Only pairs whose two servers both ran get a column.
+"""
 
 from __future__ import annotations
 
@@ -14,12 +18,14 @@ METRICS = [
     ("direct", "p99_ms", "one-to-one p99 (closed loop), ms", "lower"),
     ("direct", "server_cpu_us_per_msg", "server CPU per message, us", "lower"),
     ("direct", "lost", "one-to-one lost", "lower"),
+    ("direct", "db_cpu_frac", "PostgreSQL CPU, cores (direct)", "info"),
     ("direct", "gen_cpu_frac", "generator CPU, cores (direct)", "info"),
     ("broadcast", "deliveries_per_s", "broadcast deliveries/s", "higher"),
     ("broadcast", "p50_ms", "broadcast p50 (closed loop), ms", "lower"),
     ("broadcast", "p99_ms", "broadcast p99 (closed loop), ms", "lower"),
     ("broadcast", "server_cpu_us_per_delivery", "server CPU per delivery, us", "lower"),
     ("broadcast", "lost", "broadcast lost deliveries", "lower"),
+    ("broadcast", "db_cpu_frac", "PostgreSQL CPU, cores (broadcast)", "info"),
     ("broadcast", "gen_cpu_frac", "generator CPU, cores (broadcast)", "info"),
     ("latency", "p50_ms", "fixed-rate p50, ms", "lower"),
     ("latency", "p99_ms", "fixed-rate p99, ms", "lower"),
@@ -27,7 +33,33 @@ METRICS = [
     ("latency", "lost", "fixed-rate lost", "lower"),
     ("capacity", "held", "clients held across a ping cycle", "higher"),
     ("capacity", "rss_per_client_kb", "RSS per client at capacity, KiB", "lower"),
+    ("bystander", "bystander_p50_ms", "bystander p50 under the writers' load, ms", "lower"),
+    ("bystander", "bystander_p99_ms", "bystander p99 under the writers' load, ms", "lower"),
+    ("bystander", "bystander_max_ms", "bystander max, ms", "lower"),
+    ("bystander", "msgs_per_s", "writers' one-to-one messages/s (bystander)", "higher"),
+    ("bystander", "server_cpu_us_per_msg", "server CPU per message (bystander), us", "lower"),
+    ("bystander", "lost", "bystander run lost (writers and pair)", "lower"),
+    ("bystander", "errors", "bystander run errors (refused, dropped)", "lower"),
+    ("bystander", "db_cpu_frac", "PostgreSQL CPU, cores (bystander)", "info"),
+    ("bystander", "gen_cpu_frac", "generator CPU, cores (bystander)", "info"),
 ]
+
+# (numerator, denominator): each chatserver variant against the seed, history on against off.
+RATIO_PAIRS = [
+    ("chatserver", "node-seed"),
+    ("chatserver-nohistory", "node-seed"),
+    ("chatserver-pg", "node-seed"),
+    ("chatserver", "chatserver-nohistory"),
+    ("chatserver-pg", "chatserver-nohistory"),
+]
+
+
+def ratio_pairs(servers: tuple[str, ...]) -> list[tuple[str, str]]:
+    """The RATIO_PAIRS among `servers`; with none of them and two servers, first / second as before."""
+    pairs = [(a, b) for a, b in RATIO_PAIRS if a in servers and b in servers]
+    if not pairs and len(servers) == 2:
+        pairs = [(servers[0], servers[1])]
+    return pairs
 
 
 def stats(values: list[float]) -> dict | None:
@@ -38,9 +70,13 @@ def stats(values: list[float]) -> dict | None:
     return {"median": statistics.median(nums), "min": min(nums), "max": max(nums), "n": len(nums)}
 
 
-def summarize(runs: list[dict], servers: tuple[str, str]) -> list[dict]:
-    """One row per metric: stats per server and the ratio of medians (first server / second)."""
+def summarize(runs: list[dict], servers: tuple[str, ...]) -> list[dict]:
+    """One row per metric: stats per server and the ratios of medians (`ratios`, "a/b" -> a / b).
+
+    `ratio` is the first of them (chatserver / node-seed when both ran), as before there were more.
+    """
     rows = []
+    pairs = ratio_pairs(servers)
     for scenario, field, label, better in METRICS:
         per = {
             name: stats([r.get(field) for r in runs if r.get("scenario") == scenario and r.get("server") == name])
@@ -48,9 +84,13 @@ def summarize(runs: list[dict], servers: tuple[str, str]) -> list[dict]:
         }
         if not any(per.values()):
             continue
-        a, b = (per[s] for s in servers) if len(servers) == 2 else (None, None)
-        ratio = a["median"] / b["median"] if a and b and b["median"] else None
-        rows.append({"scenario": scenario, "metric": field, "label": label, "better": better, **per, "ratio": ratio})
+        ratios = {}
+        for a, b in pairs:
+            sa, sb = per[a], per[b]
+            ratios[f"{a}/{b}"] = sa["median"] / sb["median"] if sa and sb and sb["median"] else None
+        ratio = next(iter(ratios.values()), None)
+        row = {"scenario": scenario, "metric": field, "label": label, "better": better, **per}
+        rows.append({**row, "ratio": ratio, "ratios": ratios})
     return rows
 
 
@@ -70,13 +110,13 @@ def _cell(s: dict | None) -> str:
     return f"{_fmt(s['median'])} ({_fmt(s['min'])}–{_fmt(s['max'])})"
 
 
-def table(rows: list[dict], servers: tuple[str, str]) -> str:
-    """A Markdown table: metric, median (min–max) per server, ratio of medians."""
-    ratio_head = f"ratio {servers[0]}/{servers[1]}" if len(servers) == 2 else "ratio"
-    head = ["metric", *(f"{s} median (min–max)" for s in servers), ratio_head, "better"]
+def table(rows: list[dict], servers: tuple[str, ...]) -> str:
+    """A Markdown table: metric, median (min–max) per server, one column per ratio of medians."""
+    keys = [f"{a}/{b}" for a, b in ratio_pairs(servers)]
+    head = ["metric", *(f"{s} median (min–max)" for s in servers), *(f"ratio {k}" for k in keys), "better"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        ratio = "-" if r["ratio"] is None else f"{r['ratio']:.2f}×"
-        cells = [r["label"], *(_cell(r[s]) for s in servers), ratio, r["better"]]
+        ratios = ["-" if r["ratios"].get(k) is None else f"{r['ratios'][k]:.2f}×" for k in keys]
+        cells = [r["label"], *(_cell(r[s]) for s in servers), *ratios, r["better"]]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -1,4 +1,10 @@
-"""Start and stop the two servers under test, each on a free loopback port, pinned to one core."""
+"""Start and stop the servers under test, each on a free loopback port, pinned to one core.
+
+Four variants: `chatserver` (history on, SQLite), `chatserver-nohistory` (CHATSERVER_HISTORY=off),
+`chatserver-pg` (history on, PostgreSQL) and `node-seed`. Every chatserver run gets a database of
+its own: a fresh SQLite file next to its log, or a PostgreSQL database created before the server
+starts and dropped after it stops, so no run inherits another's rows.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +14,19 @@ import resource
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
+import urllib.parse
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
 OPEN_FILES = 65536  # 20,000 clients need 20,000 descriptors on each side, plus some
+CHATSERVERS = ("chatserver", "chatserver-nohistory", "chatserver-pg")
+NAMES = (*CHATSERVERS, "node-seed")
+# The PostgreSQL that chatserver-pg's databases are created on (trust auth; BENCH_POSTGRES_URL overrides).
+POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
 
 
 def raise_open_files() -> None:
@@ -41,29 +53,178 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def chatserver_python() -> str:
-    """The project's virtualenv Python, where chatserver and its dependencies are installed."""
-    venv = os.path.join(ROOT, ".venv", "bin", "python")
-    return venv if os.path.exists(venv) else "python3"
+def chatserver_python(chatserver_dir: str = ROOT) -> str:
+    """The virtualenv Python of the tree being benchmarked, else this checkout's, else python3.
+
+    A tree's dependencies change with it (the store brought SQLAlchemy and psycopg), so the
+    tree's own `.venv` comes first; a `git archive` snapshot has none and uses the checkout's.
+    """
+    for tree in (chatserver_dir, ROOT):
+        venv = os.path.join(tree, ".venv", "bin", "python")
+        if os.path.exists(venv):
+            return venv
+    return "python3"
 
 
-def command(name: str, port: int, chatserver_dir: str = ROOT) -> tuple[list[str], dict, str]:
+def command(
+    name: str, port: int, chatserver_dir: str = ROOT, database_url: str | None = None
+) -> tuple[list[str], dict, str]:
     """Command line, extra environment and working directory that start server `name` on `port`.
 
     `python -m chatserver` imports the package from its working directory first, so
     `chatserver_dir` can be a frozen copy of the tree while the checkout keeps changing.
+    Every chatserver variant is given `database_url`, history off included, so none of them
+    falls back to a database file shared between runs.
     """
-    if name == "chatserver":
-        cmd = [chatserver_python(), "-m", "chatserver", "--host", "127.0.0.1", "--port", str(port)]
+    if name in CHATSERVERS:
+        cmd = [chatserver_python(chatserver_dir), "-m", "chatserver", "--host", "127.0.0.1", "--port", str(port)]
         # Only the per-socket rate limit may be changed for the benchmark: one client sends faster than a person.
-        return cmd, {"CHATSERVER_RATE_LIMIT_PER_SECOND": "0"}, chatserver_dir
+        env = {"CHATSERVER_RATE_LIMIT_PER_SECOND": "0"}
+        if database_url:
+            env["CHATSERVER_DATABASE_URL"] = database_url
+        if name == "chatserver-nohistory":
+            env["CHATSERVER_HISTORY"] = "off"
+        return cmd, env, chatserver_dir
     if name == "node-seed":
         return ["node", os.path.join(BENCH, "peers", "node-seed", "server.js"), str(port), "127.0.0.1"], {}, ROOT
     raise ValueError(f"unknown server {name!r}")
 
 
+# What makes the variants differ: never inherited from the shell that runs the bench.
+VARIANT_ENV = ("CHATSERVER_HISTORY", "CHATSERVER_DATABASE_URL")
+
+
+def inherited_env() -> dict:
+    """This process's environment less VARIANT_ENV, which `command` sets per variant."""
+    return {k: v for k, v in os.environ.items() if k not in VARIANT_ENV}
+
+
 class ServerError(RuntimeError):
     """A server did not start, or did not answer Socket.IO."""
+
+
+def psql(sql: str, database: str = "postgres", timeout_s: float = 60.0) -> str:
+    """Run `sql` with psql on `database` of POSTGRES_URL; its unaligned output, or ServerError."""
+    if not shutil.which("psql"):
+        raise ServerError("psql not found: chatserver-pg needs it (apt-get install postgresql-client)")
+    cmd = ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", f"{POSTGRES_URL}/{database}", "-c", sql]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, check=False)
+    except subprocess.TimeoutExpired as e:
+        raise ServerError(f"psql timed out after {timeout_s:.0f} s: {sql}") from e
+    if out.returncode != 0:
+        raise ServerError(f"psql failed on {POSTGRES_URL}: {out.stderr.strip()[-300:]}")
+    return out.stdout
+
+
+def postgres_problem() -> str | None:
+    """Why chatserver-pg cannot run here (no psql, no server at POSTGRES_URL), or None."""
+    try:
+        psql("SELECT 1", timeout_s=10)
+    except ServerError as e:
+        return str(e)
+    return None
+
+
+# Rows per table of the current database, exactly (pg_stat's counts lag behind the writes).
+_PG_ROWS = (
+    "SELECT table_name, (xpath('/row/n/text()', query_to_xml("
+    "format('SELECT count(*) AS n FROM %I.%I', table_schema, table_name), false, true, '')))[1]::text "
+    "FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'"
+)
+
+
+def _sqlite_rows(path: str) -> dict[str, int] | None:
+    """Rows per table of the SQLite file at `path`, read-only; None when there is no such file."""
+    if not os.path.exists(path):
+        return None
+    con = sqlite3.connect(f"file:{urllib.parse.quote(path)}?mode=ro", uri=True, timeout=10)
+    try:
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables}
+    finally:
+        con.close()
+
+
+class Database:
+    """The fresh database of one chatserver run: a SQLite file in `directory`, or a PostgreSQL one.
+
+    `create()` before the server starts; `finish()` after it stopped reads what the run left
+    (bytes and rows per table: did history store what was delivered?) and drops a PostgreSQL
+    database, so the next run starts empty. A SQLite file is kept with the run's logs.
+    """
+
+    _made = 0
+
+    def __init__(self, kind: str, directory: str, stem: str):
+        self.kind = kind
+        self.path = os.path.join(os.path.abspath(directory), f"{stem}.sqlite3")
+        Database._made += 1
+        self.name = f"chatbench_{os.getpid()}_{Database._made}_{time.time_ns() % 10**6}"
+        self.created = False
+
+    @property
+    def url(self) -> str:
+        if self.kind == "postgresql":
+            return f"{POSTGRES_URL}/{self.name}"
+        return f"sqlite:///{self.path}"  # an absolute path: sqlite:////abs/path.sqlite3
+
+    def backend_cpu(self) -> dict[int, float]:
+        """CPU seconds per PostgreSQL backend process serving this database (none for SQLite).
+
+        PostgreSQL titles each backend `postgres: USER DATABASE HOST STATE`, so this database's
+        backends are told from those of everything else using the same PostgreSQL.
+        """
+        if self.kind != "postgresql":
+            return {}
+        out = {}
+        tick = os.sysconf("SC_CLK_TCK")
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    title = f.read().decode("utf-8", "replace")
+                if not title.startswith("postgres:") or f" {self.name} " not in title:
+                    continue
+                with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                out[int(pid)] = (int(fields[11]) + int(fields[12])) / tick
+            except (OSError, IndexError, ValueError):
+                continue  # gone meanwhile
+        return out
+
+    def create(self) -> None:
+        if self.kind == "postgresql":
+            psql(f'CREATE DATABASE "{self.name}"')
+        else:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                if os.path.exists(self.path + suffix):
+                    os.remove(self.path + suffix)
+        self.created = True
+
+    def finish(self) -> dict:
+        """What the run left in the database: {kind, bytes, rows} (+ error); drops a PostgreSQL one."""
+        info: dict = {"kind": self.kind, "bytes": None, "rows": None}
+        if not self.created:
+            return info
+        try:
+            if self.kind == "postgresql":
+                info["bytes"] = int(psql(f"SELECT pg_database_size('{self.name}')").strip())
+                rows = [ln.split("|") for ln in psql(_PG_ROWS, self.name).splitlines() if ln]
+                info["rows"] = {t: int(n) for t, n in rows}
+            else:
+                files = [self.path + s for s in ("", "-wal", "-shm", "-journal") if os.path.exists(self.path + s)]
+                info["bytes"] = sum(os.path.getsize(f) for f in files)
+                info["rows"] = _sqlite_rows(self.path)
+        except (ServerError, sqlite3.Error, ValueError) as e:
+            info["error"] = f"reading the database: {e}"
+        if self.kind == "postgresql":
+            try:
+                psql(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+            except ServerError as e:
+                info["error"] = f"dropping {self.name}: {e}"
+        return info
 
 
 ERROR_LINE = re.compile(r"Traceback|ERROR|CRITICAL|Exception|Error:|FATAL|uncaught", re.IGNORECASE)
@@ -84,21 +245,32 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
+        self.db: Database | None = None
+        if name in CHATSERVERS:
+            stem = os.path.splitext(os.path.basename(log_path))[0]
+            self.db = Database("postgresql" if name == "chatserver-pg" else "sqlite", os.path.dirname(log_path), stem)
+        self.db_info: dict | None = None  # what the run left in its database, after __exit__
 
     def __enter__(self) -> Server:
-        cmd, extra_env, cwd = command(self.name, self.port, self.chatserver_dir)
         self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in __exit__
+        try:
+            if self.db:
+                self.db.create()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        cmd, extra_env, cwd = command(self.name, self.port, self.chatserver_dir, self.db and self.db.url)
         try:
             self.proc = subprocess.Popen(
                 pin(self.core) + cmd,
                 cwd=cwd,
-                env={**os.environ, **extra_env},
+                env={**inherited_env(), **extra_env},
                 stdout=self.log,
                 stderr=subprocess.STDOUT,
                 preexec_fn=raise_open_files,
             )
         except OSError as e:
-            self.log.close()
+            self.__exit__(None, None, None)  # drops the database made for it
             raise ServerError(f"{self.name} could not be started: {e}") from e
         try:
             self._wait_ready()
@@ -142,6 +314,10 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
+        if self.db:
+            self.db_info = self.db.finish()
+            if self.db_info.get("error"):  # into the log, where compare.py's error count sees it
+                self.log.write(f"bench: database error: {self.db_info['error']}\n".encode())
         self.log.close()
 
     def error_lines(self, start: int = 0, limit: int = 5) -> tuple[int, list[str]]:
