@@ -89,9 +89,10 @@ def test_seed_style_node_client_chats(node, server, transport):
 
 
 @pytest.mark.parametrize("transport", [["websocket"], ["polling"]], ids=["websocket", "polling"])
-def test_node_client_registers_logs_in_by_token_and_reads_history(node, server, transport):
+def test_node_client_registers_logs_in_by_token_and_reads_history(node, start_server, backend, transport):
     """socket.io-client 4.8: register, password login, logout revokes the token, a new token logs in,
-    a 202 delivered at the next login, history pages."""
+    a 202 delivered at the next login, history pages; on SQLite and on PostgreSQL."""
+    server = start_server(CHATSERVER_DATABASE_URL=backend)
     result = subprocess.run([node, str(NODE_DIR / "accounts_client.js"), server.url, *transport], cwd=ROOT,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, f"accounts_client.js failed:\n{result.stdout}\n{result.stderr}"
