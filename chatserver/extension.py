@@ -43,6 +43,8 @@ class ChatState:
     service: ChatService
     namespace: ChatNamespace
     store: Store
+    # Where accounts and history are, for the log (a password in the URL is masked).
+    database: str
     # None when the host app brought its own SocketIO: its transport is its own business.
     admission: Admission | None = None
     # None for one process in memory (no CHATSERVER_MESSAGE_QUEUE).
@@ -155,8 +157,13 @@ def _open_store(url: str, threads: Threads) -> Store:
     # Live messages are written behind their replies: whatever stops the process (gunicorn's
     # worker exit, Ctrl-C under flask run) writes what is still queued first.
     atexit.register(store.close, SHUTDOWN_FLUSH_TIMEOUT)
-    logger.info("accounts and history in %s", make_url(url).render_as_string(hide_password=True))
+    logger.info("accounts and history in %s", shown_url(url))
     return store
+
+
+def shown_url(url: str) -> str:
+    """A database URL as it may be logged: any password masked."""
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def _prune_forever(store: Store, days: float, sleep: Callable[[float], None]) -> None:
@@ -263,7 +270,7 @@ class ChatServer:
         if retention_days > 0:
             socketio.start_background_task(_prune_forever, store, retention_days, socketio.sleep)
 
-        state = ChatState(socketio, service, namespace, store, admission, cluster)
+        state = ChatState(socketio, service, namespace, store, shown_url(url), admission, cluster)
         app.extensions["chatserver"] = state
         logger.debug("chatserver registered on %s (namespace %s)", app.name, namespace.namespace)
         return state

@@ -64,6 +64,7 @@ def test_a_locked_sqlite_file_gives_500_after_the_busy_timeout(tmp_path):
     port = free_port()
     with ServerProcess(chatserver_command(port), port, env={"CHATSERVER_DATABASE_URL": f"sqlite:///{path}"},
                        log_dir=tmp_path) as chat:
+        assert f"accounts and history in sqlite:///{path}" in chat.log(), "the startup log says where the data is"
         alice, bob, alice_id, bob_id = registered_pair(chat.url)
         locker = sqlite3.connect(path, isolation_level=None)
         locker.execute("BEGIN EXCLUSIVE")  # a backup tool or a stray sqlite3 shell holding the write lock

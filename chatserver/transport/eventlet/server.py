@@ -160,6 +160,7 @@ def run(app: Flask, host: str | None = None, port: int | None = None) -> None:
         config["CHATSERVER_MAX_CONNECTIONS"],
         open_files,
     )
+    logger.info("accounts and history in %s", app.extensions["chatserver"].database)
     shutdown = GracefulShutdown(app, greenlet.getcurrent(), config["CHATSERVER_SHUTDOWN_TIMEOUT"])
     shutdown.install(signal.SIGTERM, signal.SIGINT)
     eventlet.wsgi.server(
