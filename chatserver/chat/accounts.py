@@ -157,7 +157,7 @@ class Accounts:
         raise ChatError("401", "401-login")
 
     def revoke(self, token: str | None = None, user: str | None = None) -> None:
-        """Revoke one session token, or with ``user`` every token of that user."""
+        """Revoke one session token, or, given ``user``, every token of that user."""
         if user is not None:
             self.store.revoke_tokens(user)
         elif token is not None:

@@ -270,7 +270,7 @@ class ChatService:
         user = self.presence.user_of(sid)
         token = self._tokens.pop(sid, None)
         if user is not None and sid in self._registered:
-            self.accounts.revoke(user=user) if everywhere else self.accounts.revoke(token=token)
+            self.accounts.revoke(token=token, user=user if everywhere else None)
         self._registered.discard(sid)
         outbox = Outbox()
         with self._lock:
