@@ -280,15 +280,7 @@ class ChatService:
 
     def send(self, sid: str, payload: Any) -> Outbox:
         """Deliver a chat message to everyone (``ALL``) or to every socket of one user."""
-        sender = self.presence.user_of(sid)
-        if sender is None:
-            raise ChatError("401")
-        payload = _object(payload, "message")
-        recipient = payload.get("recepient")
-        # Decided before trimming: only exactly "ALL" broadcasts; " ALL" is a user id no one can have.
-        broadcast = recipient == BROADCAST
-        if not broadcast:
-            recipient = valid_id(recipient, "recepient", self.max_id_length)
+        sender, payload, recipient, broadcast = self._addressed(sid, payload, "message")
         command = _label(payload, "command", "chat")
         kind = _label(payload, "type", "text")
         data = payload.get("data")
@@ -336,23 +328,17 @@ class ChatService:
 
     def history(self, sid: str, payload: Any) -> Outbox:
         """One conversation's stored messages, a page at a time: {recepient, command?, before?, after?, limit?}."""
-        user = self.presence.user_of(sid)
-        if user is None:
-            raise ChatError("401")
-        payload = _object(payload, "history")
-        peer = payload.get("recepient")
-        if peer != BROADCAST:
-            peer = valid_id(peer, "recepient", self.max_id_length)
+        user, payload, peer, everyone = self._addressed(sid, payload, "history")
         command = _label(payload, "command", "chat")
         page = history_page(payload)
         if not self.history_on:
             raise ChatError("404", "404-history-off")
         if command == "groupchat":
             raise ChatError("404", "404-room")
-        if peer != BROADCAST and sid not in self._registered:
+        if not everyone and sid not in self._registered:
             raise ChatError("403", "403-guest-history")
         since = 0
-        if peer != BROADCAST:
+        if not everyone:
             # An id can change hands (a guest's before it was registered, a deleted account's):
             # a one-to-one conversation shows only what was said since both its accounts exist.
             accounts = (self.store.account(user), self.store.account(peer))
@@ -398,6 +384,23 @@ class ChatService:
         if departure.last:
             outbox.deliveries.append(_presence_event(PresenceChange("offline", departure.user, departure.alias)))
         return True
+
+    def _addressed(self, sid: str, payload: Any, event: str) -> tuple[str, dict, str, bool]:
+        """Return the caller's id, the payload, its ``recepient`` and whether that is exactly ``ALL``.
+
+        Not logged in is 401 whatever else is wrong with the event; a recipient other than
+        ``ALL`` must be a valid id (trimmed).
+        """
+        user = self.presence.user_of(sid)
+        if user is None:
+            raise ChatError("401")
+        payload = _object(payload, event)
+        recipient = payload.get("recepient")
+        # Decided before trimming: only exactly "ALL" means everyone; " ALL" is an id no one can have.
+        everyone = recipient == BROADCAST
+        if not everyone:
+            recipient = valid_id(recipient, "recepient", self.max_id_length)
+        return user, payload, recipient, everyone
 
     def _login_id(self, payload: dict) -> str:
         user = valid_id(payload.get("id"), max_length=self.max_id_length)
