@@ -134,3 +134,22 @@ def test_with_registration_closed_register_is_403(connect_with, settings):
     client = connect_with(settings)
     assert register(client, new_id("judy"))["code"] == "403"
     assert client.call("login", {"id": new_id("guest")})["code"] == "200"
+
+
+def test_malformed_logins_are_400_and_keep_the_existing_login(connect_to):
+    """A token or password of the wrong type, an over-long token: 400; the socket stays logged in as before."""
+    client = connect_to()
+    user = new_id("kim")
+    register(client, user)
+    assert client.call("login", {"id": user, "password": PASSWORD})["code"] == "200"
+    for payload in (
+        {"id": user, "token": 12345},
+        {"id": user, "token": ["a"]},
+        {"id": user, "token": "x" * 257},
+        {"id": user, "password": {"a": 1}},
+        {"id": user, "password": "x" * 1025},
+    ):
+        ack = client.call("login", payload)
+        assert ack["code"] == "400", (payload, ack)
+    assert client.call("message", {"recepient": user, "data": "still me"})["code"] == "200"
+    assert client.next("message", data="still me")["sender"] == user
