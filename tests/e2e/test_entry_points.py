@@ -55,11 +55,18 @@ def test_our_entry_points_do_not_print_eventlets_deprecation_warning(entry_point
 
 
 def test_an_embedder_importing_eventlet_still_sees_its_deprecation_warning(tmp_path):
-    """The warning is silenced around our entry points' own import only, never by importing chatserver."""
-    code = "from chatserver import create_app; create_app(); import eventlet"
-    result = subprocess.run([PYTHON, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    assert "Eventlet is deprecated" in result.stderr
+    """The warning is silenced around our entry points' own import only, never by importing chatserver.
+
+    An embedder sees what importing eventlet alone shows (eventlet 0.40.3, the floor, shows nothing;
+    newer ones warn).
+    """
+    def warnings_of(code: str) -> int:
+        result = subprocess.run([PYTHON, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        return result.stderr.count("Eventlet is deprecated")
+
+    alone = warnings_of("import eventlet")
+    assert warnings_of("from chatserver import create_app; create_app(); import eventlet") == alone
 
 
 # -- CHATSERVER_AUTHENTICATOR from the working directory ---------------------------------------------
