@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 
 from . import transport
 from .chat import ChatService, MemoryPresence, UserList
-from .chat.accounts import Accounts
+from .chat.accounts import Accounts, call_here
 from .config import DEFAULTS
 from .events import ChatNamespace
 from .store import OS_THREADS, Store, Threads, default_url, open_store
@@ -129,11 +129,7 @@ def _threads_for(async_mode: str) -> tuple[Threads, Callable[..., Any]]:
         return Threads(threads.start_thread, threads.lock, threads.event, threads.wait), threads.offload
     # threading: handlers run in OS threads already. gevent: its monkey-patched threading makes
     # greenlets, so there the store still runs on the loop (docs/architecture.md).
-    return OS_THREADS, _call
-
-
-def _call(function: Callable[..., Any], *args: Any) -> Any:
-    return function(*args)
+    return OS_THREADS, call_here
 
 
 def database_url(app: Flask) -> str:

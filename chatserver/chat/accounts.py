@@ -41,7 +41,8 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _call(function: Callable[..., Any], *args: Any) -> Any:
+def call_here(function: Callable[..., Any], *args: Any) -> Any:
+    """Call ``function(*args)`` on this thread: the ``offload`` where handlers are OS threads already."""
     return function(*args)
 
 
@@ -109,7 +110,7 @@ class Accounts:
         token_lifetime: float = 30 * 86400,
         failures_per_id: int = 5,
         failures_per_address: int = 10,
-        offload: Callable[..., Any] = _call,
+        offload: Callable[..., Any] = call_here,
         hasher: PasswordHasher = PASSWORD_HASHER,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
@@ -141,18 +142,18 @@ class Accounts:
             raise ChatError("400", detail=f"password must be a string of at most {MAX_PASSWORD_LENGTH} characters")
         if token is not None and (not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH):
             raise ChatError("400", detail="token must be a string")
-        id_key, address_key = user, address
-        if self.failures_by_id.blocked(id_key) or self.failures_by_address.blocked(address_key):
+        if self.failures_by_id.blocked(user) or self.failures_by_address.blocked(address):
             logger.warning("refused login for %s from %s: too many failures", user, address)
             raise ChatError("429", "429-login")
         account = self.store.account(user) if self.store is not None else None
         if self._accepted(user, account, password, token):
-            self.failures_by_id.clear(id_key)
+            self.failures_by_id.clear(user)
             if account is None:
                 return Grant(registered=False)
+            # A registered login always holds a token: the one it used, or a new one.
             return Grant(True, token if token else self._new_token(user), account.alias)
-        self.failures_by_id.record(id_key)
-        self.failures_by_address.record(address_key)
+        self.failures_by_id.record(user)
+        self.failures_by_address.record(address)
         logger.warning("refused login for %s from %s", user, address)
         raise ChatError("401", "401-login")
 
@@ -164,10 +165,9 @@ class Accounts:
             self.store.revoke_token(token_digest(token))
 
     def _accepted(self, user: str, account: Any, password: str | None, token: str | None) -> bool:
-        if account is not None and token:
-            if self.store.token_owner(token_digest(token), self._now_ms()) == user:
-                return True
-            token = None  # an expired or foreign token still lets the password (or authenticator) decide
+        # An expired or foreign token still lets the password (or the authenticator) decide.
+        if account is not None and token and self.store.token_owner(token_digest(token), self._now_ms()) == user:
+            return True
         if self.authenticator is not None:
             return bool(self.authenticator(user, password))
         if account is None:

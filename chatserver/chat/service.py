@@ -162,8 +162,8 @@ class ChatService:
         self.new_id = new_id or message_ids()
         self._buckets: dict[str, TokenBucket] = {}
         self._addresses: dict[str, str] = {}
-        self._tokens: dict[str, str] = {}  # sid -> the session token its login gave or used
-        self._registered: set[str] = set()  # sids logged in as a registered user
+        # sid -> the session token its login gave or used; only registered users have one.
+        self._tokens: dict[str, str] = {}
         # Presence changes are read-modify-write; under the threading async mode two sockets'
         # events run in parallel (eventlet makes this lock green).
         self._lock = threading.Lock()
@@ -207,7 +207,6 @@ class ChatService:
         self._buckets.pop(sid, None)
         self._addresses.pop(sid, None)
         self._tokens.pop(sid, None)
-        self._registered.discard(sid)
         outbox = Outbox()
         with self._lock:
             self._leave(sid, outbox)
@@ -243,10 +242,6 @@ class ChatService:
             self._tokens[sid] = grant.token
         else:
             self._tokens.pop(sid, None)
-        if grant.registered:
-            self._registered.add(sid)
-        else:
-            self._registered.discard(sid)
         outbox = Outbox(reply=reply)
         with self._lock:
             if self.presence.user_of(sid) != user:
@@ -269,9 +264,8 @@ class ChatService:
         everywhere = isinstance(payload, dict) and payload.get("everywhere") is True
         user = self.presence.user_of(sid)
         token = self._tokens.pop(sid, None)
-        if user is not None and sid in self._registered:
+        if user is not None and token is not None:
             self.accounts.revoke(token=token, user=user if everywhere else None)
-        self._registered.discard(sid)
         outbox = Outbox()
         with self._lock:
             logged_in = self._leave(sid, outbox)
@@ -335,7 +329,7 @@ class ChatService:
             raise ChatError("404", "404-history-off")
         if command == "groupchat":
             raise ChatError("404", "404-room")
-        if not everyone and sid not in self._registered:
+        if not everyone and sid not in self._tokens:
             raise ChatError("403", "403-guest-history")
         since = 0
         if not everyone:
