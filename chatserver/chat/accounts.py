@@ -146,12 +146,13 @@ class Accounts:
             logger.warning("refused login for %s from %s: too many failures", user, address)
             raise ChatError("429", "429-login")
         account = self.store.account(user) if self.store is not None else None
-        if self._accepted(user, account, password, token):
+        by_token = self._token_valid(user, account, token)
+        if by_token or self._accepted(account, user, password):
             self.failures_by_id.clear(user)
             if account is None:
                 return Grant(registered=False)
-            # A registered login always holds a token: the one it used, or a new one.
-            return Grant(True, token if token else self._new_token(user), account.alias)
+            # A registered login always holds a token: the valid one it used, or a new one.
+            return Grant(True, token if by_token else self._new_token(user), account.alias)
         self.failures_by_id.record(user)
         self.failures_by_address.record(address)
         logger.warning("refused login for %s from %s", user, address)
@@ -164,10 +165,14 @@ class Accounts:
         elif token is not None:
             self.store.revoke_token(token_digest(token))
 
-    def _accepted(self, user: str, account: Any, password: str | None, token: str | None) -> bool:
-        # An expired or foreign token still lets the password (or the authenticator) decide.
-        if account is not None and token and self.store.token_owner(token_digest(token), self._now_ms()) == user:
-            return True
+    def _token_valid(self, user: str, account: Any, token: str | None) -> bool:
+        """Whether ``token`` is an unexpired session token of the registered ``user``."""
+        if account is None or not token:
+            return False
+        return self.store.token_owner(token_digest(token), self._now_ms()) == user
+
+    def _accepted(self, account: Any, user: str, password: str | None) -> bool:
+        """Whether a login without a valid token gets in: the authenticator, guests, or the password decide."""
         if self.authenticator is not None:
             return bool(self.authenticator(user, password))
         if account is None:

@@ -150,3 +150,14 @@ def test_a_locked_database_is_500_and_the_chat_goes_on(tmp_path, caplog):
     assert "database" in caplog.text and "locked" in caplog.text
     assert code(service.handle("c", "register", {"id": "carol", "password": PASSWORD})) == "200", "and recovers"
     store.close()
+
+
+def test_a_password_login_with_a_stale_token_gets_a_new_token(service, clock):
+    """An expired or made-up token beside the right password: the login works and hands out a fresh token."""
+    service.handle("s1", "register", {"id": "alice", "password": PASSWORD})
+    old = service.handle("s1", "login", {"id": "alice", "password": PASSWORD}).reply["token"]
+    clock.now += 3601  # past the 1 h lifetime of this fixture
+    for stale in (old, "made-up-token"):
+        reply = service.handle("s2", "login", {"id": "alice", "password": PASSWORD, "token": stale}).reply
+        assert reply["code"] == "200" and reply["token"] != stale
+        assert code(service.handle("s3", "login", {"id": "alice", "token": reply["token"]})) == "200"
