@@ -1,4 +1,4 @@
-"""What the domain asks of storage: accounts, session tokens, history and the offline queue.
+"""What the domain asks of storage: accounts, tokens, history, the offline queue, rooms and read marks.
 
 Every method blocks until the database answered. Under eventlet, call them through
 ``OffloadedStore`` (worker.py), which runs them on one OS thread off the event loop.
@@ -22,6 +22,26 @@ class Account:
     alias: str
     password_hash: str
     created_ms: int
+
+
+@dataclass(frozen=True)
+class Room:
+    """A chat room: id, display name, the owner's user id, whether it is private, and its member count."""
+
+    id: str
+    name: str
+    owner: str
+    private: bool
+    members: int
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """One of a user's conversations: the store's key, its newest message (None if none) and the unread count."""
+
+    key: str
+    last: dict | None
+    unread: int
 
 
 class UnknownMessage(LookupError):
@@ -95,6 +115,79 @@ class Store(ABC):
         """Return one page of ``conversation`` oldest first, and whether more lie beyond it (PROTOCOL.md).
 
         Only messages stamped ``since_ms`` or later count, as if the older ones were not there.
+        """
+
+    # -- rooms (members are user ids: registered users and guests alike) -----------------------
+
+    @abstractmethod
+    def create_room(self, room_id: str, name: str, owner: str, private: bool, now_ms: int) -> bool:
+        """Create the room with ``owner`` as its first member; return False when the id is taken."""
+
+    @abstractmethod
+    def room(self, room_id: str) -> Room | None:
+        """Return the room with its member count, or None."""
+
+    @abstractmethod
+    def rooms(self) -> list[Room]:
+        """Return every room with its member count, sorted by id."""
+
+    @abstractmethod
+    def rename_room(self, room_id: str, name: str) -> bool:
+        """Set the room's name; return False when there is no such room."""
+
+    @abstractmethod
+    def delete_room(self, room_id: str) -> list[str] | None:
+        """Delete the room with its members, invitations and read marks; return who were members, or None if none."""
+
+    @abstractmethod
+    def add_member(self, room_id: str, user_id: str) -> bool:
+        """Make ``user_id`` a member, read up to the room's newest message; return False if already one."""
+
+    @abstractmethod
+    def remove_member(self, room_id: str, user_id: str) -> bool:
+        """Remove ``user_id`` from the room (and its read mark); return False if they were not a member."""
+
+    @abstractmethod
+    def is_member(self, room_id: str, user_id: str) -> bool:
+        """Return whether ``user_id`` is a member of the room."""
+
+    @abstractmethod
+    def members(self, room_id: str) -> list[tuple[str, str]]:
+        """Return the room's members as (user id, alias) sorted by id; a guest's alias is its id."""
+
+    @abstractmethod
+    def rooms_of(self, user_id: str) -> list[str]:
+        """Return the ids of the rooms ``user_id`` is a member of, sorted."""
+
+    @abstractmethod
+    def invite(self, room_id: str, user_id: str) -> None:
+        """Let ``user_id`` join the (private) room; inviting twice is the same as once."""
+
+    @abstractmethod
+    def is_invited(self, room_id: str, user_id: str) -> bool:
+        """Return whether ``user_id`` holds an invitation to the room."""
+
+    @abstractmethod
+    def forget_user(self, user_id: str) -> list[str]:
+        """Drop the user's memberships, invitations, read marks and owned rooms; return the deleted rooms' ids."""
+
+    # -- read marks and the conversation list --------------------------------------------------
+
+    @abstractmethod
+    def mark_read(self, user_id: str, conversation: str, message_id: str) -> dict:
+        """Record that ``user_id`` read ``conversation`` up to ``message_id`` and return that message.
+
+        A mark only moves forward: an older id leaves it where it is (the message is still
+        returned). Raise UnknownMessage when the id is not in that conversation.
+        """
+
+    @abstractmethod
+    def conversations(self, user_id: str, room_keys: Sequence[str]) -> list[Conversation]:
+        """Return the user's one-to-one conversations and ``room_keys``, most recent first.
+
+        A key starting with ``dm:`` is one-to-one: the store finds those in which ``user_id``
+        sent or received a message. ``unread`` counts the others' messages after the user's read
+        mark (all of them without one); rooms without messages come last, by key.
         """
 
     @abstractmethod
