@@ -9,6 +9,7 @@ from flask import request
 from flask_socketio import Namespace
 
 from .chat import ONLINE_ROOM, ChatService, Outbox
+from .chat.outbox import EVERY_CHAT_ROOM, ROOM_PREFIX
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,10 @@ class ChatNamespace(Namespace):
             "message": self.on_message,
             "register": self.on_register,
             "history": self.on_history,
+            "room": self.on_room,
+            "typing": self.on_typing,
+            "read": self.on_read,
+            "conversations": self.on_conversations,
         }
 
     def trigger_event(self, event: Any, *args: Any) -> Any:
@@ -83,6 +88,26 @@ class ChatNamespace(Namespace):
         """`history` {recepient, command?, before?, after?, limit?}: a page of one conversation."""
         return self._deliver(sid, self.service.handle(sid, "history", payload))
 
+    def on_room(self, sid: str, payload: Any = None, *_: Any) -> dict | None:
+        """`room` {command, roomId, roomName?, private?, userId?}: the book's rooms."""
+        return self._deliver(sid, self.service.handle(sid, "room", payload))
+
+    def on_typing(self, sid: str, payload: Any = None, *_: Any) -> dict | None:
+        """`typing` {recepient, command?, typing}: tell the conversation's others."""
+        return self._deliver(sid, self.service.handle(sid, "typing", payload))
+
+    def on_read(self, sid: str, payload: Any = None, *_: Any) -> dict | None:
+        """`read` {recepient, command?, id}: keep a read mark and tell the others."""
+        return self._deliver(sid, self.service.handle(sid, "read", payload))
+
+    def on_conversations(self, sid: str, payload: Any = None, *_: Any) -> dict | None:
+        """`conversations` {}: the caller's conversations with unread counts."""
+        return self._deliver(sid, self.service.handle(sid, "conversations", payload))
+
+    def node_handlers(self) -> dict:
+        """What this node does when another node says so through the message queue (see ``_tell_nodes``)."""
+        return {"move": lambda data: self._move(*data), "room-lists": lambda data: self._push_room_lists()}
+
     def mute_presence(self) -> None:
         """Stop presence events reaching this node's sockets, which are all about to be disconnected.
 
@@ -100,7 +125,11 @@ class ChatNamespace(Namespace):
         """Carry out an Outbox; return the reply, which python-socketio sends as the ack."""
         server, namespace = self.server, self.namespace
         for room in outbox.leaves:
-            server.leave_room(sid, room, namespace=namespace)
+            if room == EVERY_CHAT_ROOM:
+                for chat_room in self._chat_rooms(sid):
+                    server.leave_room(sid, chat_room, namespace=namespace)
+            else:
+                server.leave_room(sid, room, namespace=namespace)
         for room in outbox.joins:
             server.enter_room(sid, room, namespace=namespace)
         # The caller's socket is on this node: what goes to it alone need not cross the message queue.
@@ -110,4 +139,36 @@ class ChatNamespace(Namespace):
             local = delivery.local or (sid is not None and delivery.to == sid)
             server.emit(delivery.event, delivery.payload, to=delivery.to, skip_sid=delivery.skip, namespace=namespace,
                         ignore_queue=local)
+        for move in outbox.moves:
+            self._move(move.of_room, move.room, move.join)
+            self._tell_nodes("move", [move.of_room, move.room, move.join])
+        if outbox.lists_changed:
+            self._push_room_lists()
+            self._tell_nodes("room-lists", None)
         return outbox.reply
+
+    def _chat_rooms(self, sid: str) -> list[str]:
+        rooms = self.server.manager.get_rooms(sid, self.namespace)
+        return [room for room in rooms if isinstance(room, str) and room.startswith(ROOM_PREFIX)]
+
+    def _move(self, of_room: str, room: str, join: bool) -> None:
+        """This node's sockets in ``of_room`` enter (or leave) ``room``."""
+        server, namespace = self.server, self.namespace
+        for sid, _ in list(server.manager.get_participants(namespace, of_room)):
+            if join:
+                server.enter_room(sid, room, namespace=namespace)
+            else:
+                server.leave_room(sid, room, namespace=namespace)
+
+    def _push_room_lists(self) -> None:
+        self._deliver(None, self.service.room_lists(self._participants))
+
+    def _participants(self, room: str) -> list[str]:
+        """This node's sockets in ``room``."""
+        return [sid for sid, _ in self.server.manager.get_participants(self.namespace, room)]
+
+    def _tell_nodes(self, name: str, data: Any) -> None:
+        """Have every other node run its ``node_handlers()[name](data)``; nothing to do on one node."""
+        publish = getattr(self.server.manager, "to_other_nodes", None)
+        if publish is not None:
+            publish(name, data)

@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from . import transport
 from .chat import ChatService, MemoryPresence, UserList
 from .chat.accounts import Accounts, call_here
+from .chat.rooms import RoomLimits, RoomList
 from .config import DEFAULTS
 from .events import ChatNamespace
 from .store import OS_THREADS, Store, Threads, default_url, open_store
@@ -132,6 +133,14 @@ def _threads_for(async_mode: str) -> tuple[Threads, Callable[..., Any]]:
     return OS_THREADS, call_here
 
 
+def _socket_rooms(socketio: SocketIO, namespace: str) -> Callable[[str], Any]:
+    """The Socket.IO rooms a socket of this node is in (a set, from our own client manager)."""
+    manager = socketio.server.manager
+    if isinstance(manager, FanOutManager):
+        return lambda sid: manager.rooms_of(sid, namespace)
+    return lambda sid: manager.get_rooms(sid, namespace)
+
+
 def database_url(app: Flask) -> str:
     """The accounts and history database: CHATSERVER_DATABASE_URL, else SQLite in the instance folder."""
     config = app.config
@@ -215,8 +224,8 @@ class ChatServer:
             admission = transport.install(app, socketio, transport.TransportSettings(
                 send_queue_bytes=config["CHATSERVER_SEND_QUEUE_BYTES"],
                 max_clients_per_address=config["CHATSERVER_MAX_CLIENTS_PER_ADDRESS"],
-                # The presence list holds only strings: not looked into for bytes.
-                never_binary=(UserList,),
+                # The presence and room lists hold only strings, numbers and booleans: not looked into for bytes.
+                never_binary=(UserList, RoomList),
             ))
         elif cluster:
             logger.warning("CHATSERVER_MESSAGE_QUEUE is set but the SocketIO given brings its own client manager: "
@@ -244,9 +253,18 @@ class ChatServer:
             max_id_length=config["CHATSERVER_MAX_ID_LENGTH"],
             rate_per_second=config["CHATSERVER_RATE_LIMIT_PER_SECOND"],
             burst=config["CHATSERVER_RATE_LIMIT_BURST"],
+            room_limits=RoomLimits(
+                rooms=config["CHATSERVER_MAX_ROOMS"],
+                rooms_per_user=config["CHATSERVER_MAX_ROOMS_PER_USER"],
+                members=config["CHATSERVER_MAX_ROOM_MEMBERS"],
+            ),
         )
         namespace = ChatNamespace(config["CHATSERVER_NAMESPACE"], service)
         socketio.on_namespace(namespace)
+        # Every socket of a room's member is in the room's Socket.IO room: membership is checked there.
+        service.socket_rooms = _socket_rooms(socketio, namespace.namespace)
+        if cluster:
+            cluster.queue.node_handlers.update(namespace.node_handlers())
 
         prefix = config["CHATSERVER_URL_PREFIX"].rstrip("/")
         app.register_blueprint(blueprint, url_prefix=prefix or None)

@@ -1,8 +1,9 @@
 """The chat domain: no Flask, no sockets. ``ChatService`` decides; it returns ``Outbox``es to carry out."""
 
 from .errors import ChatError
+from .outbox import ONLINE_ROOM, Delivery, Move, Outbox, room_key, user_room
 from .presence import MemoryPresence, Presence, PresenceChange, UserList
-from .service import ONLINE_ROOM, ChatService, Delivery, Outbox, user_room
+from .service import ChatService
 
 __all__ = [
     "ONLINE_ROOM",
@@ -10,9 +11,11 @@ __all__ = [
     "ChatService",
     "Delivery",
     "MemoryPresence",
+    "Move",
     "Outbox",
     "Presence",
     "PresenceChange",
     "UserList",
+    "room_key",
     "user_room",
 ]

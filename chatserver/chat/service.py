@@ -14,61 +14,25 @@ import secrets
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from ..store.interface import StoreUnavailable, UnknownMessage
 from .accounts import Accounts
 from .errors import ChatError
-from .history import BROADCAST, conversation_of, history_page
-from .presence import MemoryPresence, Presence, PresenceChange, PresenceUnavailable
+from .history import BROADCAST, GROUP_CHAT, MAX_CURSOR_LENGTH, conversation_of, history_page
+from .outbox import EVERY_CHAT_ROOM, ONLINE_ROOM, ROOM_PREFIX, Delivery, Outbox, room_key, user_room
+from .presence import Departure, MemoryPresence, Presence, PresenceChange, PresenceUnavailable
 from .ratelimit import TokenBucket
+from .rooms import Room, RoomLimits, Rooms, parse_request
 from .texts import TEXTS
 
 logger = logging.getLogger(__name__)
 
 MAX_ID_LENGTH = 64
 MAX_LABEL_LENGTH = 64  # alias, command and type
-
-ONLINE_ROOM = "chatserver:online"  # every logged-in socket: the audience of presence events
-
-
-def user_room(user: str) -> str:
-    """Return the room that every socket logged in as ``user`` is in."""
-    return "chatserver:user:" + user
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One event to emit: to a room or socket id, or to every socket when ``to`` is None.
-
-    ``local`` keeps it to this node's sockets instead of every node sharing the message queue;
-    ``skip`` is a socket id left out.
-    """
-
-    event: str
-    payload: dict
-    to: str | None
-    local: bool = False
-    skip: str | None = None
-
-
-@dataclass
-class Outbox:
-    """What the transport must do after one client event, in this order.
-
-    ``leaves`` and ``joins`` are rooms of the calling socket; ``reply`` goes to the caller as
-    the ``response`` event and the acknowledgement, or as the acknowledgement only when
-    ``respond`` is false (a successful broadcast, as in the seed).
-    """
-
-    reply: dict | None = None
-    respond: bool = True
-    leaves: list[str] = field(default_factory=list)
-    joins: list[str] = field(default_factory=list)
-    deliveries: list[Delivery] = field(default_factory=list)
-
+# Events answered by the acknowledgement alone, never a `response` event: they come many a second.
+QUIET_EVENTS = frozenset({"typing"})
 
 def message_ids() -> Callable[[], str]:
     """Return a function that makes unique message ids: a random per-process prefix and a counter.
@@ -125,9 +89,11 @@ def _object(payload: Any, command: str) -> dict:
 class ChatService:
     """Decides what every client event does; holds presence and per-socket rate limits.
 
-    ``store`` keeps accounts, history and the offline queue; without one nothing is kept and
-    every id is a guest, as in the seed. ``history`` off stores no delivered messages (the
-    offline queue still works).
+    ``store`` keeps accounts, history, the offline queue and rooms; without one nothing is kept,
+    every id is a guest and there are no rooms, as in the seed. ``history`` off stores no
+    delivered messages (the offline queue still works). ``socket_rooms(sid)`` returns the
+    Socket.IO rooms a socket of this node is in: given, room membership is checked there
+    instead of in the store (every socket of a member is in its room).
     """
 
     def __init__(
@@ -145,6 +111,8 @@ class ChatService:
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         new_id: Callable[[], str] | None = None,
+        room_limits: RoomLimits | None = None,
+        socket_rooms: Callable[[str], Collection[str]] | None = None,
     ) -> None:
         if locale not in TEXTS:
             raise ValueError(f"unknown locale {locale!r}; known: {', '.join(TEXTS)}")
@@ -160,6 +128,9 @@ class ChatService:
         self.clock = clock
         self.monotonic = monotonic
         self.new_id = new_id or message_ids()
+        self.socket_rooms = socket_rooms
+        self.rooms = None if store is None else Rooms(
+            store, self.presence, self.reply, self._registered, room_limits or RoomLimits(), clock)
         self._buckets: dict[str, TokenBucket] = {}
         self._addresses: dict[str, str] = {}
         # sid -> the session token its login gave or used; only registered users have one.
@@ -173,6 +144,10 @@ class ChatService:
             "message": self.send,
             "register": self.register,
             "history": self.history,
+            "room": self.room,
+            "typing": self.typing,
+            "read": self.read,
+            "conversations": self.conversations,
         }
 
     # -- entry point -----------------------------------------------------------------------
@@ -189,14 +164,15 @@ class ChatService:
                 raise ChatError("400", "400-unknown")
             return action(sid, payload)
         except ChatError as error:
-            return Outbox(reply=self._reply(command, error.code, error.text_key, **error.details))
+            reply = self.reply(command, error.code, error.text_key, **error.details)
         except StoreUnavailable as error:
             # Expected when the database is down: one line, not a traceback per event.
             logger.warning("database unavailable: %s (%r from socket %s answered 500)", error, command, sid)
-            return Outbox(reply=self._reply(command, "500", "500-database"))
+            reply = self.reply(command, "500", "500-database")
         except Exception:
             logger.exception("unexpected fault in %r from socket %s", command, sid)
-            return Outbox(reply=self._reply(command, "500"))
+            reply = self.reply(command, "500")
+        return Outbox(reply=reply, respond=name not in QUIET_EVENTS)
 
     def connect(self, sid: str, address: str) -> None:
         """Remember a new socket's client address (failed logins are limited per address)."""
@@ -206,10 +182,11 @@ class ChatService:
         """Forget a socket that went away; its user goes offline if this was the last socket."""
         self._buckets.pop(sid, None)
         self._addresses.pop(sid, None)
-        self._tokens.pop(sid, None)
+        guest = self._tokens.pop(sid, None) is None
         outbox = Outbox()
         with self._lock:
-            self._leave(sid, outbox)
+            departure = self._leave(sid, outbox)
+        self._end_guest(sid, departure, guest, outbox)
         return outbox
 
     # -- client events ---------------------------------------------------------------------
@@ -225,7 +202,7 @@ class ChatService:
         if self.presence.is_online(user):
             raise ChatError("409", "409-registered")
         self.accounts.register(user, payload.get("password"), alias)
-        return Outbox(reply=self._reply("register", "200"))
+        return Outbox(reply=self.reply("register", "200"))
 
     def login(self, sid: str, payload: Any) -> Outbox:
         """Log the socket in as ``payload['id']`` (switching from its previous id, if any)."""
@@ -236,23 +213,37 @@ class ChatService:
         # The alias given now, else the one registered, else the id.
         alias = alias or grant.alias or user
 
-        reply = self._reply("login", "200", extra={"registered": grant.registered})
+        reply = self.reply("login", "200", extra={"registered": grant.registered})
+        was_guest = sid not in self._tokens
         if grant.token is not None:
             reply["token"] = grant.token
             self._tokens[sid] = grant.token
         else:
             self._tokens.pop(sid, None)
         outbox = Outbox(reply=reply)
+        departure, first, switched = None, False, False
         with self._lock:
             if self.presence.user_of(sid) != user:
-                self._leave(sid, outbox)
+                switched = True
+                departure = self._leave(sid, outbox)
                 first = self.presence.add(sid, user, alias)
                 outbox.joins += [user_room(user), ONLINE_ROOM]
                 if first:
                     outbox.deliveries.append(_presence_event(PresenceChange("online", user, alias)))
             users = self.presence.users()
-        # The list goes before the online event so a client can apply both in arrival order.
-        outbox.deliveries.insert(0, Delivery("presence", {"command": "list", "users": users}, sid))
+        self._end_guest(sid, departure, was_guest, outbox)
+        # The lists go before the online event so a client can apply them all in arrival order.
+        lists = [Delivery("presence", {"command": "list", "users": users}, sid)]
+        if self.rooms is not None:
+            member_of = self.store.rooms_of(user)
+            if member_of and first and not grant.registered:
+                # Left by an earlier guest of this id whose last socket went where no node saw it.
+                self._forget(user, outbox)
+                member_of = []
+            if switched:
+                outbox.joins += [room_key(room) for room in member_of]
+            lists.append(self.rooms.list_event(self.rooms.visible_to(member_of), sid))
+        outbox.deliveries[:0] = lists
         # Taken once the socket is online: what is sent from now on is delivered live instead.
         if grant.registered and self.store is not None:
             waiting = self.store.take_offline(user)
@@ -268,8 +259,9 @@ class ChatService:
             self.accounts.revoke(token=token, user=user if everywhere else None)
         outbox = Outbox()
         with self._lock:
-            logged_in = self._leave(sid, outbox)
-        outbox.reply = self._reply("logout", "200" if logged_in else "404")
+            departure = self._leave(sid, outbox)
+        self._end_guest(sid, departure, token is None, outbox)
+        outbox.reply = self.reply("logout", "200" if departure else "404")
         return outbox
 
     def send(self, sid: str, payload: Any) -> Outbox:
@@ -296,14 +288,19 @@ class ChatService:
             "timestamp": int(self.clock() * 1000),
         }
         conversation = conversation_of(sender, recipient, command)
+        if command == GROUP_CHAT and not broadcast:
+            self._require_member(sid, sender, recipient)
+            self._keep(conversation, message)
+            return Outbox(reply=self.reply("message", "200", "message-groupchat", roomId=recipient),
+                          deliveries=[Delivery("message", message, room_key(recipient))])
         if broadcast:
             audience = None if self.accounts.guests else ONLINE_ROOM
             everywhere = [Delivery("message", message, audience)]
             self._keep(conversation, message)
             if not self.presence.reachable():
                 # This node's sockets still get it; the sender is told the rest did not.
-                return Outbox(reply=self._reply("message", "500", "500-partial"), deliveries=everywhere)
-            return Outbox(reply=self._reply("message", "200"), respond=False, deliveries=everywhere)
+                return Outbox(reply=self.reply("message", "500", "500-partial"), deliveries=everywhere)
+            return Outbox(reply=self.reply("message", "200"), respond=False, deliveries=everywhere)
         # The sender's other devices see the conversation too (writing to oneself: every socket once).
         copies = [] if recipient == sender else [Delivery("message", message, user_room(sender), skip=sid)]
         try:
@@ -313,12 +310,12 @@ class ChatService:
         if online:
             self._keep(conversation, message)
             deliveries = [Delivery("message", message, user_room(recipient)), *copies]
-            return Outbox(reply=self._reply("message", "200"), deliveries=deliveries)
+            return Outbox(reply=self.reply("message", "200"), deliveries=deliveries)
         if self.store is None or self.store.account(recipient) is None:
-            return Outbox(reply=self._reply("message", "404"))
+            return Outbox(reply=self.reply("message", "404"))
         # Written before the answer: a 202 is a promise to deliver.
         self.store.save_offline(recipient, conversation, message)
-        return Outbox(reply=self._reply("message", "202"), deliveries=copies)
+        return Outbox(reply=self.reply("message", "202"), deliveries=copies)
 
     def history(self, sid: str, payload: Any) -> Outbox:
         """One conversation's stored messages, a page at a time: {recepient, command?, before?, after?, limit?}."""
@@ -327,12 +324,12 @@ class ChatService:
         page = history_page(payload)
         if not self.history_on:
             raise ChatError("404", "404-history-off")
-        if command == "groupchat":
-            raise ChatError("404", "404-room")
-        if not everyone and sid not in self._tokens:
+        if command == GROUP_CHAT and not everyone:
+            self._require_member(sid, user, peer)
+        elif not everyone and sid not in self._tokens:
             raise ChatError("403", "403-guest-history")
         since = 0
-        if not everyone:
+        if not everyone and command != GROUP_CHAT:
             # An id can change hands (a guest's before it was registered, a deleted account's):
             # a one-to-one conversation shows only what was said since both its accounts exist.
             accounts = (self.store.account(user), self.store.account(peer))
@@ -344,13 +341,101 @@ class ChatService:
             )
         except UnknownMessage:
             raise ChatError("404", "404-cursor") from None
-        return Outbox(reply=self._reply("history", "200", extra={"messages": messages, "more": more}))
+        return Outbox(reply=self.reply("history", "200", extra={"messages": messages, "more": more}))
+
+    def room(self, sid: str, payload: Any) -> Outbox:
+        """`room` {command, roomId, roomName?, private?, userId?}: create, change, join or list rooms."""
+        user = self._user(sid)
+        if self.rooms is None:
+            raise ChatError("403", "403-rooms")
+        return self.rooms.handle(user, parse_request(payload, self._valid_id))
+
+    def typing(self, sid: str, payload: Any) -> Outbox:
+        """`typing` {recepient, command?, typing}: tell the others in the conversation; nothing is kept."""
+        user, payload, peer, everyone = self._addressed(sid, payload, "typing")
+        command = _label(payload, "command", "chat")
+        state = payload.get("typing")
+        if not isinstance(state, bool):
+            raise ChatError("400", detail="typing must be true or false")
+        if everyone:
+            audience = ONLINE_ROOM
+        elif command == GROUP_CHAT:
+            self._require_member(sid, user, peer)
+            audience = room_key(peer)
+        else:
+            try:
+                if not self.presence.is_online(peer):
+                    raise ChatError("404", "404-offline")
+            except PresenceUnavailable:
+                raise ChatError("500", "500-unreachable") from None
+            audience = user_room(peer)
+        event = {"sender": user, "recepient": peer, "command": command, "typing": state}
+        return Outbox(reply=self.reply("typing", "200"), deliveries=[Delivery("typing", event, audience, skip=sid)])
+
+    def read(self, sid: str, payload: Any) -> Outbox:
+        """`read` {recepient, command?, id}: keep the caller's read mark; tell the peer or the room."""
+        user, payload, peer, everyone = self._addressed(sid, payload, "read")
+        command = _label(payload, "command", "chat")
+        message_id = payload.get("id")
+        if not isinstance(message_id, str) or not 0 < len(message_id) <= MAX_CURSOR_LENGTH:
+            raise ChatError("400", detail="id must be a message id")
+        if everyone:
+            raise ChatError("400", detail=f"read marks are kept for one-to-one and room conversations, not {BROADCAST}")
+        if not self.history_on:
+            raise ChatError("404", "404-history-off")
+        if command == GROUP_CHAT:
+            self._require_member(sid, user, peer)
+            audience = [room_key(peer)]
+        elif sid not in self._tokens:
+            raise ChatError("403", "403-guest-read")
+        else:
+            audience = [user_room(peer), user_room(user)]
+        try:
+            self.store.mark_read(user, conversation_of(user, peer, command), message_id)
+        except UnknownMessage:
+            raise ChatError("404", "404-cursor") from None
+        event = {"reader": user, "recepient": peer, "command": command, "id": message_id,
+                 "timestamp": int(self.clock() * 1000)}
+        return Outbox(reply=self.reply("read", "200"),
+                      deliveries=[Delivery("read", event, to, skip=sid) for to in audience])
+
+    def conversations(self, sid: str, payload: Any = None) -> Outbox:
+        """`conversations` {}: the caller's one-to-one and room conversations, most recent first."""
+        user = self._user(sid)
+        if payload is not None:
+            _object(payload, "conversations")
+        if sid not in self._tokens:
+            raise ChatError("403", "403-guest-conversations")
+        if not self.history_on:
+            raise ChatError("404", "404-history-off")
+        rooms = [conversation_of(user, room, GROUP_CHAT) for room in self.store.rooms_of(user)]
+        entries = []
+        for conversation in self.store.conversations(user, rooms):
+            if conversation.key.startswith("dm:"):
+                first, second = conversation.key[3:].split("\n")
+                recipient, command = (second if first == user else first), "chat"
+            else:
+                recipient, command = conversation.key[len("room:"):], GROUP_CHAT
+            entries.append({"recepient": recipient, "command": command, "last": conversation.last,
+                            "unread": conversation.unread})
+        return Outbox(reply=self.reply("conversations", "200", extra={"conversations": entries}))
 
     # -- presence found by a shared store --------------------------------------------------
 
     def announce(self, changes: Iterable[PresenceChange]) -> Outbox:
         """Return the online/offline events for changes that no client event of this node made."""
-        return Outbox(deliveries=[_presence_event(change) for change in changes])
+        outbox = Outbox(deliveries=[_presence_event(change) for change in changes])
+        if self.rooms is not None:
+            # A dead node's guests: what they had in rooms goes with them.
+            for change in changes:
+                if change.command == "offline" and not self._registered(change.user) \
+                        and self.store.rooms_of(change.user):
+                    self._forget(change.user, outbox)
+        return outbox
+
+    def room_lists(self, participants: Callable[[str], Iterable[str]]) -> Outbox:
+        """Send this node's logged-in sockets their room list again (a room or a member count changed)."""
+        return Outbox() if self.rooms is None else self.rooms.push_lists(participants)
 
     def refresh_lists(self) -> Outbox:
         """Send this node's logged-in sockets the whole online list again (after missing events)."""
@@ -369,15 +454,58 @@ class ChatService:
         if not bucket.take():
             raise ChatError("429")
 
-    def _leave(self, sid: str, outbox: Outbox) -> bool:
-        """Log the socket out into ``outbox``; return whether it was logged in. Hold the lock."""
+    def _leave(self, sid: str, outbox: Outbox) -> Departure | None:
+        """Log the socket out into ``outbox``; return what left, None if it was not logged in. Hold the lock."""
         departure = self.presence.remove(sid)
         if departure is None:
-            return False
-        outbox.leaves += [user_room(departure.user), ONLINE_ROOM]
+            return None
+        outbox.leaves += [user_room(departure.user), ONLINE_ROOM, EVERY_CHAT_ROOM]
         if departure.last:
             outbox.deliveries.append(_presence_event(PresenceChange("offline", departure.user, departure.alias)))
-        return True
+        return departure
+
+    def _end_guest(self, sid: str, departure: Departure | None, guest: bool, outbox: Outbox) -> None:
+        """A guest's rooms and memberships end with the guest's last socket."""
+        if departure is None or not departure.last or not guest or self.rooms is None:
+            return
+        if self.socket_rooms is not None:
+            in_rooms = any(room.startswith(ROOM_PREFIX) for room in self.socket_rooms(sid))
+        else:
+            in_rooms = bool(self.store.rooms_of(departure.user))
+        if in_rooms:
+            self._forget(departure.user, outbox)
+
+    def _forget(self, user: str, outbox: Outbox) -> None:
+        """Drop a guest's memberships and rooms into ``outbox``: the deleted rooms' members are told."""
+        known = {room.id: room for room in self.rooms.all()}
+        deleted = self.store.forget_user(user)
+        self.rooms.tell_deleted([known.get(room_id) or Room(room_id, room_id, user, False, 0) for room_id in deleted],
+                                outbox)
+
+    def _registered(self, user: str) -> bool:
+        return self.store is not None and self.store.account(user) is not None
+
+    def _in_room(self, sid: str, user: str, room_id: str) -> bool:
+        if self.socket_rooms is not None:
+            return room_key(room_id) in self.socket_rooms(sid)
+        return self.store is not None and self.store.is_member(room_id, user)
+
+    def _require_member(self, sid: str, user: str, room_id: str) -> None:
+        """Raise ChatError 404 for an unknown room, 403 when ``user`` is not a member."""
+        if self._in_room(sid, user, room_id):
+            return
+        if self.store is None or self.store.room(room_id) is None:
+            raise ChatError("404", "404-room")
+        raise ChatError("403", "403-room-member")
+
+    def _user(self, sid: str) -> str:
+        user = self.presence.user_of(sid)
+        if user is None:
+            raise ChatError("401")
+        return user
+
+    def _valid_id(self, value: Any, field_name: str) -> str:
+        return valid_id(value, field_name, self.max_id_length)
 
     def _addressed(self, sid: str, payload: Any, event: str) -> tuple[str, dict, str, bool]:
         """Return the caller's id, the payload, its ``recepient`` and whether that is exactly ``ALL``.
@@ -385,9 +513,7 @@ class ChatService:
         Not logged in is 401 whatever else is wrong with the event; a recipient other than
         ``ALL`` must be a valid id (trimmed).
         """
-        user = self.presence.user_of(sid)
-        if user is None:
-            raise ChatError("401")
+        user = self._user(sid)
         payload = _object(payload, event)
         recipient = payload.get("recepient")
         # Decided before trimming: only exactly "ALL" means everyone; " ALL" is an id no one can have.
@@ -407,7 +533,7 @@ class ChatService:
         if self.history_on:
             self.store.save_messages([(conversation, message)])
 
-    def _reply(self, command: str, code: str, text_key: Any = None, extra: dict | None = None, **details: Any) -> dict:
+    def reply(self, command: str, code: str, text_key: Any = None, extra: dict | None = None, **details: Any) -> dict:
         """The `response` object: ``details`` fill in the text, ``extra`` fields are added to it."""
         text = self.texts.get(text_key or (command, code)) or self.texts[code]
         return {"command": command, "code": code, "message": text.format(**details), **(extra or {})}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from redis import Redis
 from redis.backoff import NoBackoff
@@ -35,6 +36,11 @@ def redis_client(url: str, **options) -> Redis:
     return Redis.from_url(url, **FAIL_FAST, **options)
 
 
+# The room of node events: an emit to it is a message between nodes, and no socket is ever in it,
+# so a node that does not know an event delivers it to no one.
+NODE_ROOM = "chatserver:nodes"
+
+
 class RedisQueue(PubSubManager, FanOutManager):
     """The Socket.IO message queue on Redis pub/sub, JSON on the wire (python-socketio's PubSubManager).
 
@@ -51,6 +57,21 @@ class RedisQueue(PubSubManager, FanOutManager):
         self.redis = redis_client(url, socket_timeout=COMMAND_TIMEOUT)
         self.on_trouble = on_trouble or (lambda exc: None)
         self.receiving = True
+        # Node events by name: what this node does when another node calls ``to_other_nodes``.
+        self.node_handlers: dict[str, Callable[[Any], None]] = {}
+
+    def to_other_nodes(self, name: str, data: Any) -> None:
+        """Run ``node_handlers[name](data)`` on every other node, in order with the emits around it."""
+        self._publish({"method": "emit", "event": name, "data": data, "namespace": "/", "room": NODE_ROOM,
+                       "skip_sid": None, "callback": None, "host_id": self.host_id})
+
+    def _handle_emit(self, message: dict) -> None:
+        if message.get("room") == NODE_ROOM:
+            handler = self.node_handlers.get(message.get("event"))
+            if handler is not None:
+                handler(message.get("data"))
+            return
+        super()._handle_emit(message)
 
     def _publish(self, data: dict) -> None:
         try:

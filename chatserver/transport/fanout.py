@@ -43,6 +43,10 @@ class FanOutManager(Manager):
             if not rooms:
                 del self._rooms_of[(namespace, sid)]
 
+    def rooms_of(self, sid: str, namespace: str) -> set:
+        """Return the rooms a client is in, as the manager keeps them (do not change it)."""
+        return self._rooms_of.get((namespace, sid), set())
+
     def get_rooms(self, sid: str, namespace: str) -> list:
         """Return the rooms a client is in (not the None room of all clients)."""
         return [room for room in self._rooms_of.get((namespace, sid), ()) if room is not None]
