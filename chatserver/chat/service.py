@@ -232,7 +232,8 @@ class ChatService:
                     outbox.deliveries.append(_presence_event(PresenceChange("online", user, alias)))
             users = self.presence.users()
         self._end_guest(sid, departure, was_guest, outbox)
-        # The lists go before the online event so a client can apply them all in arrival order.
+        # The lists go before the online event so a client can apply them all in arrival order; the
+        # room list first, so the presence list stays what comes right before the offline messages.
         lists = [Delivery("presence", {"command": "list", "users": users}, sid)]
         if self.rooms is not None:
             member_of = self.store.rooms_of(user)
@@ -242,7 +243,7 @@ class ChatService:
                 member_of = []
             if switched:
                 outbox.joins += [room_key(room) for room in member_of]
-            lists.append(self.rooms.list_event(self.rooms.visible_to(member_of), sid))
+            lists.insert(0, self.rooms.list_event(self.rooms.visible_to(member_of), sid))
         outbox.deliveries[:0] = lists
         # Taken once the socket is online: what is sent from now on is delivered live instead.
         if grant.registered and self.store is not None:

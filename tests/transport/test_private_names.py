@@ -374,6 +374,12 @@ RELIANCES = [
         lookup("socketio:PubSubManager._thread"), "_listen", "json", "loads")),
     Reliance(SIO, "PubSubManager.emit calls _publish", QUEUE, touches(
         lookup("socketio:PubSubManager.emit"), "_publish")),
+    Reliance(SIO, "PubSubManager._handle_emit", QUEUE + " overrides it for node events", parameters(
+        lookup("socketio:PubSubManager._handle_emit"), "self", "message")),
+    Reliance(SIO, "PubSubManager._thread calls _handle_emit", QUEUE + ": node events arrive as emits", touches(
+        lookup("socketio:PubSubManager._thread"), "_handle_emit")),
+    Reliance(SIO, "PubSubManager().host_id", QUEUE + ": a node event carries it, as python-socketio's own messages",
+             attribute(made("socketio:PubSubManager", channel="c"), "host_id", str)),
     Reliance(SIO, "PubSubManager().channel", QUEUE, attribute(
         made("socketio:PubSubManager", channel="c"), "channel", str)),
     Reliance(SIO, "PubSubManager().json", QUEUE, attribute(made("socketio:PubSubManager"), "json")),
