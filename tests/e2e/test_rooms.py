@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from e2e_support import MESSAGE_FIELDS, login, new_id
 
-from support import ServerProcess, chatserver_command, free_port
+from support import RecordingClient, ServerProcess, chatserver_command, free_port
 
 PASSWORD = "correct horse battery"
 QUIET = 0.5  # how long a test listens for an event that must not come
@@ -270,8 +270,6 @@ def test_limits_on_rooms_and_members(connect_with, transport):
 
 def test_the_books_korean_texts(start_server, backend):
     """join, leave and groupchat answer with the book's sentences under the Korean locale."""
-    from support import RecordingClient
-
     server = start_server(CHATSERVER_DATABASE_URL=backend, CHATSERVER_LOCALE="ko")
     alice, bob = RecordingClient(server.url), RecordingClient(server.url)
     try:
@@ -290,8 +288,6 @@ def test_the_books_korean_texts(start_server, backend):
 
 def test_rooms_and_memberships_survive_a_restart(tmp_path):
     """A registered user's rooms are stored: after a restart the room and its members are back, and it works."""
-    from support import RecordingClient
-
     port = free_port()
     env = {"CHATSERVER_DATABASE_URL": f"sqlite:///{tmp_path / 'chat.sqlite3'}"}
     room_id = new_id("room")
