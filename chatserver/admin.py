@@ -30,7 +30,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     for name, help_text in (
         ("create-user", "register an account (works with registration closed)"),
         ("set-password", "give an account a new password; its session tokens are revoked"),
-        ("delete-user", "delete an account, its tokens and messages waiting for it"),
+        ("delete-user", "delete an account, its tokens, messages waiting for it, room memberships and owned rooms"),
     ):
         command = commands.add_parser(name, help=help_text)
         command.add_argument("id", help="the login id")
@@ -91,7 +91,7 @@ def set_password(store: Store, user: str, args: argparse.Namespace) -> str:
 
 
 def delete_user(store: Store, user: str, args: argparse.Namespace) -> str:
-    """Delete ``user``'s account, tokens and offline queue (their messages in history stay)."""
+    """Delete ``user``'s account, tokens, offline queue, memberships and rooms (their messages in history stay)."""
     if not store.delete_account(user):
         raise AdminError(f"no account {user}")
     return f"deleted {user}"

@@ -1,4 +1,4 @@
-"""Storage behind one interface: accounts, session tokens, history, offline delivery.
+"""Storage behind one interface: accounts, session tokens, history, offline delivery, rooms, read marks.
 
 ``open_store(url)`` is the way in: it makes the engine, brings the tables up to date and
 returns a ``Store`` whose calls run on a worker thread, off the event loop. SQLite for one
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .interface import MESSAGE_FIELDS, Account, Store, StoreUnavailable, UnknownMessage
+from .interface import MESSAGE_FIELDS, Account, Conversation, Room, Store, StoreUnavailable, UnknownMessage
 from .migrate import upgrade
 from .sql import DEFAULT_BUSY_TIMEOUT, SqlStore, open_engine
 from .worker import OS_THREADS, OffloadedStore, Threads
@@ -18,7 +18,9 @@ __all__ = [
     "MESSAGE_FIELDS",
     "OS_THREADS",
     "Account",
+    "Conversation",
     "OffloadedStore",
+    "Room",
     "SqlStore",
     "Store",
     "StoreUnavailable",

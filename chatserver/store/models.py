@@ -6,15 +6,14 @@ description of the same columns that nothing uses. Alembic compares against this
 
 Types work on SQLite and PostgreSQL alike: text ids, BIGINT milliseconds since the epoch.
 ``messages.seq`` is the order of history: message ids are random, so pages, cursors, the
-offline queue and (later) read marks all go by ``seq``. Tables still to come fit beside these:
-``rooms`` (id, name, owner -> accounts.id, private, created_ms), ``room_members`` (room -> rooms.id,
-user -> accounts.id), ``read_marks`` (user, conversation, message seq). A room's conversation key is
-``room:<id>`` in ``messages.conversation``, so history needs no change for them.
+offline queue and read marks all go by ``seq``. A room's conversation key is ``room:<id>`` in
+``messages.conversation``, so history needs no change for rooms. Room members, invitees and
+readers are user ids with no foreign key to ``accounts``: guests join rooms too.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Index, Integer, MetaData, String, Table, Text
 
 # Deterministic constraint names, so a later migration can drop or alter them by name.
 NAMING_CONVENTION = {
@@ -76,4 +75,51 @@ offline_queue = Table(
     # No cascade: a queued message must outlive retention until it is delivered.
     Column("message_seq", BigInteger, ForeignKey("messages.seq"), primary_key=True),
     Index(None, "message_seq"),  # prune's "is it queued?" and the foreign key check
+)
+
+rooms = Table(
+    "rooms",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("name", String, nullable=False),
+    Column("owner", String, nullable=False),  # no foreign key: guests create rooms too
+    Column("private", Boolean, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Index(None, "owner"),  # forget_user's owned rooms
+)
+
+room_members = Table(
+    "room_members",
+    metadata,
+    Column("room_id", String, ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", String, primary_key=True),
+    Index(None, "user_id"),  # rooms_of, forget_user
+)
+
+room_invites = Table(
+    "room_invites",
+    metadata,
+    Column("room_id", String, ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", String, primary_key=True),
+    Index(None, "user_id"),  # forget_user
+)
+
+read_marks = Table(
+    "read_marks",
+    metadata,
+    Column("user_id", String, primary_key=True),
+    Column("conversation", String, primary_key=True),
+    # The newest seq read; 0 is "nothing yet". No foreign key: prune may delete that message,
+    # and seqs are never reused, so the mark still divides read from unread.
+    Column("message_seq", BigInteger, nullable=False),
+    Index(None, "conversation"),  # a deleted room's marks
+)
+
+# Who is in which one-to-one conversation ("dm:" keys), written with the messages, so the
+# conversation list is an index lookup instead of a scan of ``messages`` by sender and recipient.
+dm_conversations = Table(
+    "dm_conversations",
+    metadata,
+    Column("user_id", String, primary_key=True),
+    Column("conversation", String, primary_key=True),
 )

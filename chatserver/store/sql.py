@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Iterable, Sequence
 
-from sqlalchemy import URL, Engine, create_engine, delete, event, make_url, select, update
+from sqlalchemy import URL, Connection, Engine, create_engine, delete, event, func, make_url, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from .interface import MESSAGE_FIELDS, Account, Store, UnknownMessage
-from .models import accounts, messages, offline_queue, tokens
+from .interface import MESSAGE_FIELDS, Account, Conversation, Room, Store, UnknownMessage
+from .models import (
+    accounts,
+    dm_conversations,
+    messages,
+    offline_queue,
+    read_marks,
+    room_invites,
+    room_members,
+    rooms,
+    tokens,
+)
 
 # How long an SQLite statement waits for another connection's write lock before it fails.
 DEFAULT_BUSY_TIMEOUT = 5.0
@@ -17,9 +28,17 @@ DEFAULT_BUSY_TIMEOUT = 5.0
 POSTGRES_CONNECT_TIMEOUT = 10
 # Messages fetched per IN (...) list, well under SQLite's limit of bound parameters.
 IN_CHUNK = 500
+# The (user, one-to-one conversation) pairs a SqlStore remembers having written to
+# dm_conversations, and for how many seconds: after that it writes them again, so a row another
+# process deleted (forget_user on another node, the admin command) comes back with the next message.
+PARTICIPANTS_LIMIT = 100_000
+PARTICIPANTS_LIFETIME = 600.0
 
 _SQLITE_IMMEDIATE = "chatserver_sqlite_immediate"  # an execution option read by the "begin" hook below
 _MESSAGE_COLUMNS = [messages.c[name] for name in MESSAGE_FIELDS]
+# A room with its member count: the Room dataclass's fields.
+_ROOMS = select(rooms.c.id, rooms.c.name, rooms.c.owner, rooms.c.private,
+                select(func.count()).where(room_members.c.room_id == rooms.c.id).scalar_subquery().label("members"))
 # INSERT ... ON CONFLICT DO NOTHING exists on both, in each dialect's own insert().
 _INSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
@@ -83,6 +102,51 @@ def _row(conversation: str, message: dict) -> dict:
     return row
 
 
+def _room_key(room_id: str) -> str:
+    # The domain's key of a room's conversation (chat/history.py), for its messages and read marks.
+    return "room:" + room_id
+
+
+class _Participants:
+    """The (user, one-to-one conversation) pairs already in dm_conversations, bounded and expiring.
+
+    Saving a message in a conversation whose pairs are known costs no statement: that is what
+    keeps the hot path as cheap as it was. Forgetting too much only costs an INSERT that does nothing.
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[str, set[str]] = {}
+        self._size = 0
+        self._since = time.monotonic()
+
+    def new(self, items: Iterable[tuple[str, dict]]) -> list[dict]:
+        """Return the dm_conversations rows of ``items`` not known to be written, each once."""
+        if time.monotonic() - self._since > PARTICIPANTS_LIFETIME:
+            self._clear()
+        pairs: dict[tuple[str, str], None] = {}
+        for conversation, message in items:
+            if conversation.startswith("dm:"):
+                for user_id in (message["sender"], message["recepient"]):
+                    if conversation not in self._known.get(user_id, ()):
+                        pairs[user_id, conversation] = None
+        return [{"user_id": user_id, "conversation": conversation} for user_id, conversation in pairs]
+
+    def written(self, rows: list[dict]) -> None:
+        """Remember ``rows`` as committed."""
+        if self._size + len(rows) > PARTICIPANTS_LIMIT:
+            self._clear()
+        for row in rows:
+            self._known.setdefault(row["user_id"], set()).add(row["conversation"])
+        self._size += len(rows)
+
+    def forget(self, user_id: str) -> None:
+        """Stop assuming ``user_id``'s rows exist (they were deleted)."""
+        self._size -= len(self._known.pop(user_id, ()))
+
+    def _clear(self) -> None:
+        self._known, self._size, self._since = {}, 0, time.monotonic()
+
+
 class SqlStore(Store):
     """The Store in SQL; owns ``engine`` (``close`` disposes of it); safe to call from several threads."""
 
@@ -93,6 +157,14 @@ class SqlStore(Store):
         self._writer = for_writing(engine)
         self._insert = _INSERT[engine.dialect.name]
         self._insert_messages = self._insert(messages).on_conflict_do_nothing(index_elements=["id"])
+        self._insert_participants = self._insert(dm_conversations).on_conflict_do_nothing()
+        self._participants = _Participants()
+        mark = self._insert(read_marks)
+        mark_key, seq = ["user_id", "conversation"], {"message_seq": mark.excluded.message_seq}
+        self._set_mark = mark.on_conflict_do_update(index_elements=mark_key, set_=seq)
+        # Forward only, in the statement itself: of two racing marks the newer wins either way.
+        self._advance_mark = mark.on_conflict_do_update(index_elements=mark_key, set_=seq,
+                                                        where=read_marks.c.message_seq < mark.excluded.message_seq)
 
     # -- accounts ---------------------------------------------------------------------------
 
@@ -118,7 +190,11 @@ class SqlStore(Store):
     def delete_account(self, user_id: str) -> bool:
         # Its tokens and queue go by ON DELETE CASCADE; its messages stay in their conversations.
         with self._writer.begin() as connection:
-            return connection.execute(delete(accounts).where(accounts.c.id == user_id)).rowcount == 1
+            if connection.execute(delete(accounts).where(accounts.c.id == user_id)).rowcount != 1:
+                return False  # no account: a guest of that id keeps its rooms
+            self._forget(connection, user_id)
+        self._participants.forget(user_id)
+        return True
 
     # -- session tokens ---------------------------------------------------------------------
 
@@ -146,15 +222,23 @@ class SqlStore(Store):
         if not items:
             return
         rows = [_row(conversation, message) for conversation, message in items]
+        participants = self._participants.new(items)
         with self._writer.begin() as connection:
             connection.execute(self._insert_messages, rows)  # executemany, one transaction
+            if participants:
+                connection.execute(self._insert_participants, participants)
+        self._participants.written(participants)
 
     def save_offline(self, user_id: str, conversation: str, message: dict) -> None:
+        participants = self._participants.new([(conversation, message)])
         with self._writer.begin() as connection:
             connection.execute(self._insert_messages, [_row(conversation, message)])
             seq = connection.scalar(select(messages.c.seq).where(messages.c.id == message["id"]))
             connection.execute(self._insert(offline_queue).on_conflict_do_nothing(),
                                {"user_id": user_id, "message_seq": seq})
+            if participants:
+                connection.execute(self._insert_participants, participants)
+        self._participants.written(participants)
 
     def take_offline(self, user_id: str) -> list[dict]:
         taken = delete(offline_queue).where(offline_queue.c.user_id == user_id).returning(offline_queue.c.message_seq)
@@ -193,6 +277,162 @@ class SqlStore(Store):
         if newest_first:
             page.reverse()
         return page, len(rows) > limit
+
+    # -- rooms ---------------------------------------------------------------------------------
+    # Lists of ids are sorted in Python: code point order on both databases, whatever collation
+    # PostgreSQL was set up with.
+
+    def create_room(self, room_id: str, name: str, owner: str, private: bool, now_ms: int) -> bool:
+        row = {"id": room_id, "name": name, "owner": owner, "private": private, "created_ms": now_ms}
+        try:
+            with self._writer.begin() as connection:
+                connection.execute(rooms.insert(), row)
+                self._join(connection, room_id, owner)
+        except IntegrityError:
+            return False  # the primary key decides between two creations that raced
+        return True
+
+    def room(self, room_id: str) -> Room | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(_ROOMS.where(rooms.c.id == room_id)).first()
+        return None if row is None else Room(**row._asdict())
+
+    def rooms(self) -> list[Room]:
+        with self.engine.connect() as connection:
+            found = [Room(**row._asdict()) for row in connection.execute(_ROOMS)]
+        return sorted(found, key=lambda room: room.id)
+
+    def rename_room(self, room_id: str, name: str) -> bool:
+        with self._writer.begin() as connection:
+            return connection.execute(update(rooms).where(rooms.c.id == room_id).values(name=name)).rowcount == 1
+
+    def delete_room(self, room_id: str) -> list[str] | None:
+        with self._writer.begin() as connection:
+            # Lock the room first (PostgreSQL): someone joining meanwhile waits for this
+            # transaction and then finds no room, so the members returned are all there were.
+            if connection.scalar(select(rooms.c.id).where(rooms.c.id == room_id).with_for_update()) is None:
+                return None
+            members = list(connection.scalars(select(room_members.c.user_id).where(room_members.c.room_id == room_id)))
+            connection.execute(delete(read_marks).where(read_marks.c.conversation == _room_key(room_id)))
+            # Its members and invitations go by ON DELETE CASCADE; its messages stay, like a deleted user's.
+            connection.execute(delete(rooms).where(rooms.c.id == room_id))
+        return sorted(members)
+
+    def add_member(self, room_id: str, user_id: str) -> bool:
+        try:
+            with self._writer.begin() as connection:
+                return self._join(connection, room_id, user_id)
+        except IntegrityError:
+            return False  # no such room (the foreign key): nobody joined
+
+    def remove_member(self, room_id: str, user_id: str) -> bool:
+        member = (room_members.c.room_id == room_id) & (room_members.c.user_id == user_id)
+        with self._writer.begin() as connection:
+            removed = connection.execute(delete(room_members).where(member)).rowcount == 1
+            connection.execute(delete(read_marks).where(read_marks.c.user_id == user_id,
+                                                        read_marks.c.conversation == _room_key(room_id)))
+        return removed
+
+    def is_member(self, room_id: str, user_id: str) -> bool:
+        query = select(room_members.c.user_id).where(room_members.c.room_id == room_id,
+                                                     room_members.c.user_id == user_id)
+        with self.engine.connect() as connection:
+            return connection.scalar(query) is not None
+
+    def members(self, room_id: str) -> list[tuple[str, str]]:
+        # Outer join: a guest has no account, so its alias is its id.
+        query = (select(room_members.c.user_id, func.coalesce(accounts.c.alias, room_members.c.user_id))
+                 .select_from(room_members.outerjoin(accounts, accounts.c.id == room_members.c.user_id))
+                 .where(room_members.c.room_id == room_id))
+        with self.engine.connect() as connection:
+            return sorted((user_id, alias) for user_id, alias in connection.execute(query))
+
+    def rooms_of(self, user_id: str) -> list[str]:
+        with self.engine.connect() as connection:
+            return sorted(connection.scalars(select(room_members.c.room_id).where(room_members.c.user_id == user_id)))
+
+    def invite(self, room_id: str, user_id: str) -> None:
+        try:
+            with self._writer.begin() as connection:
+                connection.execute(self._insert(room_invites).on_conflict_do_nothing(),
+                                   {"room_id": room_id, "user_id": user_id})
+        except IntegrityError:
+            pass  # no such room (the foreign key): like a deleted room's, the invitation is gone
+
+    def is_invited(self, room_id: str, user_id: str) -> bool:
+        query = select(room_invites.c.user_id).where(room_invites.c.room_id == room_id,
+                                                     room_invites.c.user_id == user_id)
+        with self.engine.connect() as connection:
+            return connection.scalar(query) is not None
+
+    def forget_user(self, user_id: str) -> list[str]:
+        with self._writer.begin() as connection:
+            deleted = self._forget(connection, user_id)
+        self._participants.forget(user_id)
+        return deleted
+
+    def _join(self, connection: Connection, room_id: str, user_id: str) -> bool:
+        """Add the member with a read mark at the room's newest message; False if already one."""
+        # RETURNING says whether the row went in: SQLAlchemy keeps rowcount for UPDATE and DELETE only.
+        join = self._insert(room_members).on_conflict_do_nothing().returning(room_members.c.user_id)
+        if connection.execute(join, {"room_id": room_id, "user_id": user_id}).first() is None:
+            return False
+        key = _room_key(room_id)
+        newest = connection.scalar(select(func.coalesce(func.max(messages.c.seq), 0))
+                                   .where(messages.c.conversation == key))
+        connection.execute(self._set_mark, {"user_id": user_id, "conversation": key, "message_seq": newest})
+        return True
+
+    def _forget(self, connection: Connection, user_id: str) -> list[str]:
+        """Delete the user's rooms, memberships, invitations, marks and one-to-one rows; return the rooms' ids."""
+        # The owned rooms' members and invitations go by ON DELETE CASCADE, their marks here.
+        owned = sorted(connection.scalars(delete(rooms).where(rooms.c.owner == user_id).returning(rooms.c.id)))
+        for start in range(0, len(owned), IN_CHUNK):
+            keys = [_room_key(room_id) for room_id in owned[start:start + IN_CHUNK]]
+            connection.execute(delete(read_marks).where(read_marks.c.conversation.in_(keys)))
+        for table in (room_members, room_invites, read_marks, dm_conversations):
+            connection.execute(delete(table).where(table.c.user_id == user_id))
+        return owned
+
+    # -- read marks and the conversation list --------------------------------------------------
+
+    def mark_read(self, user_id: str, conversation: str, message_id: str) -> dict:
+        query = select(messages.c.seq, *_MESSAGE_COLUMNS).where(messages.c.id == message_id,
+                                                                messages.c.conversation == conversation)
+        with self._writer.begin() as connection:
+            row = connection.execute(query).first()
+            if row is None:
+                raise UnknownMessage(message_id)
+            connection.execute(self._advance_mark, {"user_id": user_id, "conversation": conversation,
+                                                    "message_seq": row.seq})
+        message = row._asdict()
+        del message["seq"]
+        return message
+
+    def conversations(self, user_id: str, room_keys: Sequence[str]) -> list[Conversation]:
+        found: list[tuple[int, Conversation]] = []  # (seq of the last message, 0 if none; the conversation)
+        with self.engine.connect() as connection:  # one transaction for the whole list
+            dms = select(dm_conversations.c.conversation).where(dm_conversations.c.user_id == user_id)
+            for key in dict.fromkeys([*connection.scalars(dms), *room_keys]):
+                in_conversation = messages.c.conversation == key
+                row = connection.execute(select(messages.c.seq, *_MESSAGE_COLUMNS).where(in_conversation)
+                                         .order_by(messages.c.seq.desc()).limit(1)).first()
+                if row is None:
+                    found.append((0, Conversation(key, None, 0)))
+                    continue
+                last = row._asdict()
+                seq = last.pop("seq")
+                mark = select(read_marks.c.message_seq).where(read_marks.c.user_id == user_id,
+                                                              read_marks.c.conversation == key).scalar_subquery()
+                # Up to `last` only: a message saved since (PostgreSQL's statements each see the
+                # latest commits) must not be counted unread when it is not the one shown as last.
+                unread = connection.scalar(select(func.count()).where(
+                    in_conversation, messages.c.seq > func.coalesce(mark, 0), messages.c.seq <= seq,
+                    messages.c.sender != user_id))
+                found.append((seq, Conversation(key, last, unread)))
+        # Newest last message first; those without messages (seq 0) after them, by key.
+        found.sort(key=lambda item: (-item[0], item[1].key))
+        return [conversation for _, conversation in found]
 
     def prune(self, before_ms: int) -> int:
         queued = select(offline_queue.c.message_seq).where(offline_queue.c.message_seq == messages.c.seq).exists()

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from .interface import Account, Store, StoreUnavailable
+from .interface import Account, Conversation, Room, Store, StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -269,6 +269,51 @@ class OffloadedStore(Store):
                 limit: int = 50, since_ms: int = 0) -> tuple[list[dict], bool]:
         return self._call(self._store.history, conversation, before=before, after=after, limit=limit,
                           since_ms=since_ms)
+
+    def create_room(self, room_id: str, name: str, owner: str, private: bool, now_ms: int) -> bool:
+        return self._call(self._store.create_room, room_id, name, owner, private, now_ms)
+
+    def room(self, room_id: str) -> Room | None:
+        return self._call(self._store.room, room_id)
+
+    def rooms(self) -> list[Room]:
+        return self._call(self._store.rooms)
+
+    def rename_room(self, room_id: str, name: str) -> bool:
+        return self._call(self._store.rename_room, room_id, name)
+
+    def delete_room(self, room_id: str) -> list[str] | None:
+        return self._call(self._store.delete_room, room_id)
+
+    def add_member(self, room_id: str, user_id: str) -> bool:
+        return self._call(self._store.add_member, room_id, user_id)
+
+    def remove_member(self, room_id: str, user_id: str) -> bool:
+        return self._call(self._store.remove_member, room_id, user_id)
+
+    def is_member(self, room_id: str, user_id: str) -> bool:
+        return self._call(self._store.is_member, room_id, user_id)
+
+    def members(self, room_id: str) -> list[tuple[str, str]]:
+        return self._call(self._store.members, room_id)
+
+    def rooms_of(self, user_id: str) -> list[str]:
+        return self._call(self._store.rooms_of, user_id)
+
+    def invite(self, room_id: str, user_id: str) -> None:
+        self._call(self._store.invite, room_id, user_id)
+
+    def is_invited(self, room_id: str, user_id: str) -> bool:
+        return self._call(self._store.is_invited, room_id, user_id)
+
+    def forget_user(self, user_id: str) -> list[str]:
+        return self._call(self._store.forget_user, user_id)
+
+    def mark_read(self, user_id: str, conversation: str, message_id: str) -> dict:
+        return self._call(self._store.mark_read, user_id, conversation, message_id)
+
+    def conversations(self, user_id: str, room_keys: Sequence[str]) -> list[Conversation]:
+        return self._call(self._store.conversations, user_id, room_keys)
 
     def prune(self, before_ms: int) -> int:
         return self._call(self._store.prune, before_ms)

@@ -1,4 +1,4 @@
-"""Alembic migrations: empty database to head, twice, from several nodes at once; they match models.py."""
+"""Alembic migrations: from empty, twice, by several nodes at once, from 0001 with data; they end at models.py."""
 
 from __future__ import annotations
 
@@ -8,13 +8,15 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, make_url
+from sqlalchemy import inspect, make_url, select
+from store_support import message
 
-from chatserver.store import open_engine, upgrade
+from chatserver.store import MESSAGE_FIELDS, open_engine, upgrade
 from chatserver.store.migrate import alembic_config
 from chatserver.store.models import metadata
 
-TABLES = {"accounts", "tokens", "messages", "offline_queue"}
+TABLES = {"accounts", "tokens", "messages", "offline_queue", "rooms", "room_members", "room_invites", "read_marks",
+          "dm_conversations"}
 
 
 @pytest.fixture
@@ -37,7 +39,7 @@ def test_upgrade_creates_the_tables(engine):
     assert set(inspect(engine).get_table_names()) == set()
     upgrade(engine)
     assert set(inspect(engine).get_table_names()) == TABLES | {"alembic_version"}
-    assert revision(engine) == head() == "0001"
+    assert revision(engine) == head() == "0002"
 
 
 def test_upgrading_again_changes_nothing(engine):
@@ -73,3 +75,35 @@ def test_nodes_starting_at_once_migrate_once(url):
     finally:
         for each in engines:
             each.dispose()
+
+
+def test_upgrading_from_0001_keeps_the_data_and_lists_old_one_to_one_conversations(engine):
+    upgrade(engine, "0001")
+    tables = metadata.tables
+    history = [dict(message("hi bob", sender="alice", recepient="bob"), conversation="dm:alice\nbob"),
+               dict(message("hi all", sender="carol"), conversation="ALL"),
+               dict(message("hi alice", sender="bob", recepient="alice"), conversation="dm:alice\nbob"),
+               dict(message("hi dave", sender="bob", recepient="dave"), conversation="dm:bob\ndave")]
+    with engine.begin() as connection:
+        connection.execute(tables["accounts"].insert(),
+                           {"id": "alice", "alias": "Alice", "password_hash": "h", "created_ms": 1})
+        connection.execute(tables["tokens"].insert(), {"token_hash": "t", "user_id": "alice", "expires_ms": 2})
+        connection.execute(tables["messages"].insert(), history)
+        connection.execute(tables["offline_queue"].insert(), {"user_id": "alice", "message_seq": 3})
+
+    upgrade(engine)
+    assert revision(engine) == "0002"
+    with engine.connect() as connection:
+        def rows(name, *order):
+            return [tuple(row) for row in connection.execute(tables[name].select().order_by(*order))]
+
+        assert rows("accounts", "id") == [("alice", "Alice", "h", 1)]
+        assert rows("tokens", "token_hash") == [("t", "alice", 2)]
+        assert [row._asdict() for row in connection.execute(
+            select(*[tables["messages"].c[name] for name in (*MESSAGE_FIELDS, "conversation")])
+            .order_by(tables["messages"].c.seq))] == history
+        assert rows("offline_queue", "user_id") == [("alice", 3)]
+        # Both ends of each one-to-one conversation, once each; "ALL" is no one's.
+        assert rows("dm_conversations", "user_id", "conversation") == [
+            ("alice", "dm:alice\nbob"), ("bob", "dm:alice\nbob"), ("bob", "dm:bob\ndave"), ("dave", "dm:bob\ndave")]
+        assert rows("rooms", "id") == rows("read_marks", "user_id") == []
