@@ -75,7 +75,7 @@ class Store(ABC):
 
     @abstractmethod
     def delete_account(self, user_id: str) -> bool:
-        """Delete the account with its tokens and offline queue; return False when there was none."""
+        """Delete the account, its tokens and offline queue, and ``forget_user`` it; False if there was none."""
 
     # -- session tokens (sha256 hex of the token; the store never sees a raw token) ---------
 
@@ -141,7 +141,7 @@ class Store(ABC):
 
     @abstractmethod
     def add_member(self, room_id: str, user_id: str) -> bool:
-        """Make ``user_id`` a member, read up to the room's newest message; return False if already one."""
+        """Make ``user_id`` a member, read up to the room's newest message; return False if already one or no room."""
 
     @abstractmethod
     def remove_member(self, room_id: str, user_id: str) -> bool:
@@ -161,7 +161,7 @@ class Store(ABC):
 
     @abstractmethod
     def invite(self, room_id: str, user_id: str) -> None:
-        """Let ``user_id`` join the (private) room; inviting twice is the same as once."""
+        """Let ``user_id`` join the (private) room; inviting twice is the same as once, to no room does nothing."""
 
     @abstractmethod
     def is_invited(self, room_id: str, user_id: str) -> bool:
