@@ -371,7 +371,8 @@ class ChatService:
                 raise ChatError("500", "500-unreachable") from None
             audience = user_room(peer)
         event = {"sender": user, "recepient": peer, "command": command, "typing": state}
-        return Outbox(reply=self.reply("typing", "200"), deliveries=[Delivery("typing", event, audience, skip=sid)])
+        return Outbox(reply=self.reply("typing", "200"), respond=False,
+                      deliveries=[Delivery("typing", event, audience, skip=sid)])
 
     def read(self, sid: str, payload: Any) -> Outbox:
         """`read` {recepient, command?, id}: keep the caller's read mark; tell the peer or the room."""
@@ -470,7 +471,8 @@ class ChatService:
         if departure is None or not departure.last or not guest or self.rooms is None:
             return
         if self.socket_rooms is not None:
-            in_rooms = any(room.startswith(ROOM_PREFIX) for room in self.socket_rooms(sid))
+            # The manager's own "every socket" room is None.
+            in_rooms = any(isinstance(room, str) and room.startswith(ROOM_PREFIX) for room in self.socket_rooms(sid))
         else:
             in_rooms = bool(self.store.rooms_of(departure.user))
         if in_rooms:

@@ -137,7 +137,7 @@ class Store(ABC):
 
     @abstractmethod
     def delete_room(self, room_id: str) -> list[str] | None:
-        """Delete the room with its members, invitations and read marks; return who were members, or None if none."""
+        """Delete the room with its members, invitations, read marks and messages; return its members, or None."""
 
     @abstractmethod
     def add_member(self, room_id: str, user_id: str) -> bool:
@@ -169,7 +169,7 @@ class Store(ABC):
 
     @abstractmethod
     def forget_user(self, user_id: str) -> list[str]:
-        """Drop the user's memberships, invitations, read marks and owned rooms; return the deleted rooms' ids."""
+        """Drop the user's memberships, invitations, read marks and owned rooms (as delete_room); return their ids."""
 
     # -- read marks and the conversation list --------------------------------------------------
 

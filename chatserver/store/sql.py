@@ -313,8 +313,8 @@ class SqlStore(Store):
             if connection.scalar(select(rooms.c.id).where(rooms.c.id == room_id).with_for_update()) is None:
                 return None
             members = list(connection.scalars(select(room_members.c.user_id).where(room_members.c.room_id == room_id)))
-            connection.execute(delete(read_marks).where(read_marks.c.conversation == _room_key(room_id)))
-            # Its members and invitations go by ON DELETE CASCADE; its messages stay, like a deleted user's.
+            self._delete_conversations(connection, [_room_key(room_id)])
+            # Its members and invitations go by ON DELETE CASCADE.
             connection.execute(delete(rooms).where(rooms.c.id == room_id))
         return sorted(members)
 
@@ -383,13 +383,23 @@ class SqlStore(Store):
         connection.execute(self._set_mark, {"user_id": user_id, "conversation": key, "message_seq": newest})
         return True
 
+    def _delete_conversations(self, connection: Connection, keys: list[str]) -> None:
+        """Delete deleted rooms' messages and read marks.
+
+        A room's history goes with the room: whoever creates a room of that id later must not
+        read what the earlier room's members said, private or not. Room messages are never in
+        the offline queue, so nothing holds on to them.
+        """
+        for start in range(0, len(keys), IN_CHUNK):
+            chunk = keys[start:start + IN_CHUNK]
+            connection.execute(delete(read_marks).where(read_marks.c.conversation.in_(chunk)))
+            connection.execute(delete(messages).where(messages.c.conversation.in_(chunk)))
+
     def _forget(self, connection: Connection, user_id: str) -> list[str]:
         """Delete the user's rooms, memberships, invitations, marks and one-to-one rows; return the rooms' ids."""
         # The owned rooms' members and invitations go by ON DELETE CASCADE, their marks here.
         owned = sorted(connection.scalars(delete(rooms).where(rooms.c.owner == user_id).returning(rooms.c.id)))
-        for start in range(0, len(owned), IN_CHUNK):
-            keys = [_room_key(room_id) for room_id in owned[start:start + IN_CHUNK]]
-            connection.execute(delete(read_marks).where(read_marks.c.conversation.in_(keys)))
+        self._delete_conversations(connection, [_room_key(room_id) for room_id in owned])
         for table in (room_members, room_invites, read_marks, dm_conversations):
             connection.execute(delete(table).where(table.c.user_id == user_id))
         return owned

@@ -4,6 +4,7 @@ import pytest
 
 from chatserver.chat import ONLINE_ROOM, ChatService, Delivery, user_room
 from chatserver.chat.accounts import Accounts
+from chatserver.chat.outbox import EVERY_CHAT_ROOM
 from chatserver.chat.presence import MemoryPresence
 from chatserver.chat.ratelimit import TokenBucket
 
@@ -51,7 +52,7 @@ def test_second_socket_of_a_user_is_not_announced_again(service):
 def test_login_again_with_another_id_switches_the_socket(service):
     service.handle("s1", "login", {"id": "alice"})
     outbox = service.handle("s1", "login", {"id": "bob"})
-    assert outbox.leaves == [user_room("alice"), ONLINE_ROOM]
+    assert outbox.leaves == [user_room("alice"), ONLINE_ROOM, EVERY_CHAT_ROOM], "and every chat room of alice"
     assert outbox.joins == [user_room("bob"), ONLINE_ROOM]
     commands = [(d.payload["command"], d.payload.get("id")) for d in outbox.deliveries]
     assert commands == [("list", None), ("offline", "alice"), ("online", "bob")]

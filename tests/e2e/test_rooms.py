@@ -291,7 +291,7 @@ def test_rooms_and_memberships_survive_a_restart(tmp_path):
     port = free_port()
     env = {"CHATSERVER_DATABASE_URL": f"sqlite:///{tmp_path / 'chat.sqlite3'}"}
     room_id = new_id("room")
-    with ServerProcess(chatserver_command(port), port, env=env, log_dir=tmp_path).start() as server:
+    with ServerProcess(chatserver_command(port), port, env=env, log_dir=tmp_path) as server:
         alice, bob = RecordingClient(server.url), RecordingClient(server.url)
         registered(alice, "alice")
         bob_id = registered(bob, "bob")
@@ -300,7 +300,7 @@ def test_rooms_and_memberships_survive_a_restart(tmp_path):
         assert room(bob, "join", room_id)["code"] == "200"
         alice.close()
         bob.close()
-    with ServerProcess(chatserver_command(port), port, env=env, log_dir=tmp_path).start() as server:
+    with ServerProcess(chatserver_command(port), port, env=env, log_dir=tmp_path) as server:
         bob = RecordingClient(server.url)
         try:
             assert bob.call("login", {"id": bob_id, "password": PASSWORD})["code"] == "200"

@@ -128,7 +128,7 @@ def test_an_invitation_to_no_room_is_nothing(store):
     assert store.is_invited("nowhere", "bob") is False
 
 
-def test_deleting_a_room_returns_its_members_and_takes_invitations_and_marks(sql_store):
+def test_deleting_a_room_returns_its_members_and_takes_invitations_marks_and_history(sql_store):
     sql_store.create_room("lobby", "Lobby", "carol", True, NOW)
     sql_store.create_room("other", "Other", "carol", True, NOW)
     for user_id in ("alice", "bob"):
@@ -145,10 +145,10 @@ def test_deleting_a_room_returns_its_members_and_takes_invitations_and_marks(sql
     assert sql_store.rooms_of("alice") == ["other"]
     assert sql_store.is_invited("lobby", "dave") is False
     assert [conversation for _, conversation in marks(sql_store)] == ["room:other"] * 3
-    # The other room keeps everything, and the room's messages stay in history, as a deleted user's do.
+    assert sql_store.history("room:lobby") == ([], False)
+    # The other room keeps everything.
     assert sql_store.room("other").members == 3
     assert sql_store.is_invited("other", "dave") is True
-    assert sql_store.history("room:lobby") == ([said], False)
     assert sql_store.delete_room("lobby") is None
 
 
@@ -167,13 +167,26 @@ def test_someone_joining_while_the_room_is_deleted_is_among_the_members_returned
 
 
 def test_a_room_made_again_with_a_deleted_ones_id_starts_empty(store):
+    """Members, invitations and history go with a room: a new room of that id shows none of the old one's."""
     store.create_room("lobby", "Lobby", "alice", True, NOW)
     store.add_member("lobby", "bob")
     store.invite("lobby", "carol")
+    store.save_messages([("room:lobby", message("private talk", sender="alice", recepient="lobby"))])
     store.delete_room("lobby")
     assert store.create_room("lobby", "Lobby again", "dave", False, NOW) is True
     assert store.members("lobby") == [("dave", "dave")]
     assert store.is_invited("lobby", "carol") is False
+    assert store.history("room:lobby") == ([], False)
+
+
+def test_forgetting_a_user_deletes_the_history_of_the_rooms_they_owned(store):
+    store.create_room("mine", "Mine", "guest", False, NOW)
+    store.create_room("theirs", "Theirs", "bob", False, NOW)
+    store.save_messages([("room:mine", message("gone", sender="guest", recepient="mine")),
+                         ("room:theirs", message("kept", sender="guest", recepient="theirs"))])
+    store.forget_user("guest")
+    assert store.history("room:mine") == ([], False)
+    assert [kept["data"] for kept in store.history("room:theirs")[0]] == ["kept"]
 
 
 def test_removing_a_member_drops_their_read_mark(sql_store):
