@@ -33,6 +33,9 @@ MAX_ID_LENGTH = 64
 MAX_LABEL_LENGTH = 64  # alias, command and type
 # Events answered by the acknowledgement alone, never a `response` event: they come many a second.
 QUIET_EVENTS = frozenset({"typing"})
+# A message delivered a moment ago may still be on its way into the database: another node writes
+# it behind its reply, batched. A read mark for an id not found yet is tried again after these.
+READ_RETRY_DELAYS = (0.05, 0.1, 0.2, 0.4)
 
 def message_ids() -> Callable[[], str]:
     """Return a function that makes unique message ids: a random per-process prefix and a counter.
@@ -110,6 +113,7 @@ class ChatService:
         burst: int = 40,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
         new_id: Callable[[], str] | None = None,
         room_limits: RoomLimits | None = None,
         socket_rooms: Callable[[str], Collection[str]] | None = None,
@@ -127,6 +131,7 @@ class ChatService:
         self.burst = burst
         self.clock = clock
         self.monotonic = monotonic
+        self.sleep = sleep  # time.sleep: green under eventlet and gevent, which patch it
         self.new_id = new_id or message_ids()
         self.socket_rooms = socket_rooms
         self.rooms = None if store is None else Rooms(
@@ -392,10 +397,7 @@ class ChatService:
             raise ChatError("403", "403-guest-read")
         else:
             audience = [user_room(peer), user_room(user)]
-        try:
-            self.store.mark_read(user, conversation_of(user, peer, command), message_id)
-        except UnknownMessage:
-            raise ChatError("404", "404-cursor") from None
+        self._mark_read(user, conversation_of(user, peer, command), message_id)
         event = {"reader": user, "recepient": peer, "command": command, "id": message_id,
                  "timestamp": int(self.clock() * 1000)}
         return Outbox(reply=self.reply("read", "200"),
@@ -484,6 +486,16 @@ class ChatService:
         deleted = self.store.forget_user(user)
         self.rooms.tell_deleted([known.get(room_id) or Room(room_id, room_id, user, False, 0) for room_id in deleted],
                                 outbox)
+
+    def _mark_read(self, user: str, conversation: str, message_id: str) -> None:
+        for delay in (*READ_RETRY_DELAYS, None):
+            try:
+                self.store.mark_read(user, conversation, message_id)
+                return
+            except UnknownMessage:
+                if delay is None:
+                    raise ChatError("404", "404-cursor") from None
+                self.sleep(delay)
 
     def _registered(self, user: str) -> bool:
         return self.store is not None and self.store.account(user) is not None
