@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from flask import request
@@ -14,6 +15,10 @@ from .chat.outbox import EVERY_CHAT_ROOM, ROOM_PREFIX
 logger = logging.getLogger(__name__)
 
 LIFECYCLE_EVENTS = frozenset({"connect", "disconnect"})
+# Room lists go to every logged-in socket, and every join changes a member count: 5,000 people
+# joining one room would be 5,000 lists to 5,000 sockets each. A node sends at once when it has
+# not sent for this long, else once more at the end of the interval, with every change since.
+ROOM_LIST_INTERVAL = 0.2
 
 
 class ChatNamespace(Namespace):
@@ -28,6 +33,8 @@ class ChatNamespace(Namespace):
     def __init__(self, namespace: str, service: ChatService) -> None:
         super().__init__(namespace)
         self.service = service
+        self._lists_sent_at = -ROOM_LIST_INTERVAL
+        self._lists_due = False
         self._client_handlers = {
             "login": self.on_login,
             "logout": self.on_logout,
@@ -106,7 +113,7 @@ class ChatNamespace(Namespace):
 
     def node_handlers(self) -> dict:
         """What this node does when another node says so through the message queue (see ``_tell_nodes``)."""
-        return {"move": lambda data: self._move(*data), "room-lists": lambda data: self._push_room_lists()}
+        return {"move": lambda data: self._move(*data), "room-lists": lambda data: self._room_lists_changed()}
 
     def mute_presence(self) -> None:
         """Stop presence events reaching this node's sockets, which are all about to be disconnected.
@@ -143,7 +150,7 @@ class ChatNamespace(Namespace):
             self._move(move.of_room, move.room, move.join)
             self._tell_nodes("move", [move.of_room, move.room, move.join])
         if outbox.lists_changed:
-            self._push_room_lists()
+            self._room_lists_changed()
             self._tell_nodes("room-lists", None)
         return outbox.reply
 
@@ -160,7 +167,25 @@ class ChatNamespace(Namespace):
             else:
                 server.leave_room(sid, room, namespace=namespace)
 
+    def _room_lists_changed(self) -> None:
+        """Send this node's sockets their room lists now, or at the end of the interval if they just had them."""
+        self.service.forget_room_list()
+        if self._lists_due:
+            return
+        wait = self._lists_sent_at + ROOM_LIST_INTERVAL - time.monotonic()
+        if wait <= 0:
+            self._push_room_lists()
+        else:
+            self._lists_due = True
+            self.server.start_background_task(self._push_room_lists_after, wait)
+
+    def _push_room_lists_after(self, delay: float) -> None:
+        self.server.sleep(delay)
+        self._lists_due = False
+        self._push_room_lists()
+
     def _push_room_lists(self) -> None:
+        self._lists_sent_at = time.monotonic()
         self._deliver(None, self.service.room_lists(self._participants))
 
     def _participants(self, room: str) -> list[str]:

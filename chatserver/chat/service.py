@@ -437,6 +437,11 @@ class ChatService:
                     self._forget(change.user, outbox)
         return outbox
 
+    def forget_room_list(self) -> None:
+        """Read the room list afresh next time: a room or a member count changed, maybe on another node."""
+        if self.rooms is not None:
+            self.rooms.changed()
+
     def room_lists(self, participants: Callable[[str], Iterable[str]]) -> Outbox:
         """Send this node's logged-in sockets their room list again (a room or a member count changed)."""
         return Outbox() if self.rooms is None else self.rooms.push_lists(participants)

@@ -106,7 +106,7 @@ def test_a_cursor_from_another_conversation_is_404(connect_to):
 
 
 def test_a_message_to_a_registered_offline_user_is_202_and_delivered_once_at_login(connect_to):
-    """202 to the sender; at bob's next login: response, presence list, then the messages oldest first, once."""
+    """202 to the sender; at bob's next login: response, room and presence lists, then the messages in order, once."""
     alice, bob, bob_later = connect_to(), connect_to(), connect_to()
     alice_id, _ = registered(alice, "alice")
     bob_id, _ = registered(bob, "bob")
@@ -119,7 +119,7 @@ def test_a_message_to_a_registered_offline_user_is_202_and_delivered_once_at_log
     bob_later.call("login", {"id": bob_id, "password": PASSWORD})
     received = bob_later.until("message", data="second")
     names = [name for name, _ in received]
-    assert names[:2] == ["response", "presence"], received
+    assert names[:3] == ["response", "room", "presence"], received
     messages = [payload for name, payload in received if name == "message"]
     assert [m["data"] for m in messages] == ["first", "second"]
     assert all(set(m) == MESSAGE_FIELDS and m["sender"] == alice_id for m in messages)

@@ -6,6 +6,8 @@ per test, so the tests share one server per module.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from e2e_support import MESSAGE_FIELDS, login, new_id
 
@@ -310,3 +312,25 @@ def test_rooms_and_memberships_survive_a_restart(tmp_path):
             bob.next("message", data="still here")
         finally:
             bob.close()
+
+
+def test_a_burst_of_joins_reaches_others_as_few_lists_ending_with_the_final_count(connect_to):
+    """Lists are pushed at most once per 0.2 s per node (plus one at the end), so N joins are not N lists to all."""
+    observer, owner = connect_to(), connect_to()
+    login(observer, new_id("observer"))
+    login(owner, new_id("owner"))
+    room_id = new_id("room")
+    assert room(owner, "create", room_id, roomName="busy")["code"] == "200"
+    joiners = [connect_to() for _ in range(10)]
+    for joiner in joiners:
+        login(joiner, new_id("joiner"))
+    observer.drain(0.5)
+
+    started = time.monotonic()
+    for joiner in joiners:
+        assert joiner.call("room", {"command": "join", "roomId": room_id})["code"] == "200"
+    took = time.monotonic() - started
+    lists = [payload for name, payload in observer.drain(1.0) if name == "room" and payload["command"] == "list"]
+    counts = [entry["members"] for payload in lists for entry in payload["rooms"] if entry["id"] == room_id]
+    assert counts[-1] == 11, "the last list has every join"
+    assert len(lists) <= 2 + took / 0.2, (len(lists), took)
