@@ -13,11 +13,12 @@ def login(test_client, user, **fields):
     return reply
 
 
-def test_login_answers_with_response_ack_and_presence(connect):
+def test_login_answers_with_response_ack_the_room_list_and_presence(connect):
     alice = connect()
     reply = login(alice, "alice", alias="Alice")
     assert events(alice) == [
         ("response", reply),
+        ("room", {"command": "list", "rooms": []}),
         ("presence", {"command": "list", "users": [{"id": "alice", "alias": "Alice"}]}),
         ("presence", {"command": "online", "id": "alice", "alias": "Alice"}),
     ]
