@@ -241,7 +241,8 @@ class ChatService:
         # room list first, so the presence list stays what comes right before the offline messages.
         lists = [Delivery("presence", {"command": "list", "users": users}, sid)]
         if self.rooms is not None:
-            member_of = self.store.rooms_of(user)
+            # No rooms at all (the list is cached between changes): no memberships to look up.
+            member_of = self.store.rooms_of(user) if self.rooms.all() else []
             if member_of and first and not grant.registered:
                 # Left by an earlier guest of this id whose last socket went where no node saw it.
                 self._forget(user, outbox)
