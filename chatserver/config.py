@@ -68,6 +68,7 @@ SETTINGS = (
     Setting("NAMESPACE", "/", _text, "Socket.IO namespace of the chat events."),
     Setting("URL_PREFIX", "", _text, "URL prefix of the page and `/healthz` (e.g. `/chat`)."),
     Setting("LOG_LEVEL", "INFO", _text, "Log level set by the entry points (library code never configures logging)."),
+    Setting("LOG_FORMAT", "text", _text, "`text`: one plain line per record; `json`: one JSON object per line."),
     Setting(
         "ASYNC_MODE",
         None,
@@ -144,6 +145,9 @@ SETTINGS = (
     Setting("MAX_ROOMS", 1000, int, "Rooms the server holds at once; one more `create` gets `403`."),
     Setting("MAX_ROOMS_PER_USER", 100, int, "Rooms one user may be a member of (owned ones included); more get `403`."),
     Setting("MAX_ROOM_MEMBERS", 10000, int, "Members one room may have; one more `join` gets `403`."),
+    Setting("ADMIN_TOKEN", None, _optional_text,
+            "Token `chatserver admin` must show to a running node (online, rooms, kick, ban, close-room). Unset: a "
+            "random one per start, written to `admin-token` in the instance folder for the command on this machine."),
     Setting("LOGIN_FAILURES_PER_ID", 5, int,
             "Failed logins an id may have within a minute before further tries get `429`; `0` is no limit."),
     Setting("LOGIN_FAILURES_PER_ADDRESS", 10, int,

@@ -9,7 +9,7 @@ from typing import Any
 from flask import request
 from flask_socketio import Namespace
 
-from .chat import ONLINE_ROOM, ChatService, Outbox
+from .chat import ONLINE_ROOM, ChatService, Outbox, user_room
 from .chat.outbox import EVERY_CHAT_ROOM, ROOM_PREFIX
 
 logger = logging.getLogger(__name__)
@@ -113,7 +113,20 @@ class ChatNamespace(Namespace):
 
     def node_handlers(self) -> dict:
         """What this node does when another node says so through the message queue (see ``_tell_nodes``)."""
-        return {"move": lambda data: self._move(*data), "room-lists": lambda data: self._room_lists_changed()}
+        return {"move": lambda data: self._move(*data), "room-lists": lambda data: self._room_lists_changed(),
+                "kick": self._kick_here}
+
+    def kick(self, user: str) -> None:
+        """Disconnect every socket of ``user``, on every node (the operator's `kick` and `ban`)."""
+        self._kick_here(user)
+        self._tell_nodes("kick", user)
+
+    def _kick_here(self, user: str) -> None:
+        sids = self._participants(user_room(user))
+        for sid in sids:
+            self.server.disconnect(sid, namespace=self.namespace, ignore_queue=True)
+        if sids:
+            logger.info("kicked %s: %d socket(s) on this node disconnected", user, len(sids))
 
     def mute_presence(self) -> None:
         """Stop presence events reaching this node's sockets, which are all about to be disconnected.

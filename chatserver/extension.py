@@ -17,7 +17,7 @@ from flask_cors import CORS
 from flask_socketio import SocketIO
 from sqlalchemy.engine import make_url
 
-from . import transport
+from . import control, transport
 from .chat import ChatService, MemoryPresence, UserList
 from .chat.accounts import Accounts, call_here
 from .chat.rooms import RoomLimits, RoomList
@@ -50,6 +50,8 @@ class ChatState:
     admission: Admission | None = None
     # None for one process in memory (no CHATSERVER_MESSAGE_QUEUE).
     cluster: Cluster | None = None
+    # What `chatserver admin` shows the control endpoint (control.py).
+    admin_token: str = ""
 
 
 def detect_async_mode() -> str:
@@ -268,6 +270,7 @@ class ChatServer:
 
         prefix = config["CHATSERVER_URL_PREFIX"].rstrip("/")
         app.register_blueprint(blueprint, url_prefix=prefix or None)
+        app.register_blueprint(control.blueprint, url_prefix=f"{prefix}/admin")
         # Only the chat's own routes get CORS headers, so a host app's routes keep their policy.
         # The Socket.IO handshake is not a Flask route: cors_allowed_origins above covers it.
         CORS(app, resources={rf"{prefix}/(healthz|static/chatserver/.*)?$": {"origins": origins}})
@@ -284,7 +287,8 @@ class ChatServer:
         if retention_days > 0:
             socketio.start_background_task(_prune_forever, store, retention_days, socketio.sleep)
 
-        state = ChatState(socketio, service, namespace, store, shown_url(url), admission, cluster)
+        state = ChatState(socketio, service, namespace, store, shown_url(url), admission, cluster,
+                          control.admin_token(app))
         app.extensions["chatserver"] = state
         logger.debug("chatserver registered on %s (namespace %s)", app.name, namespace.namespace)
         return state

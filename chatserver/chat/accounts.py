@@ -146,6 +146,9 @@ class Accounts:
             logger.warning("refused login for %s from %s: too many failures", user, address)
             raise ChatError("429", "429-login")
         account = self.store.account(user) if self.store is not None else None
+        if account is not None and account.banned_ms is not None:
+            logger.warning("refused login for %s from %s: banned", user, address)
+            raise ChatError("403", "403-banned")
         by_token = self._token_valid(user, account, token)
         if by_token or self._accepted(account, user, password):
             self.failures_by_id.clear(user)

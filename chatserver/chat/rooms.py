@@ -106,6 +106,19 @@ class Rooms:
         """Forget the room list: some node changed a room or a member count."""
         self._rooms = None
 
+    def entries(self) -> RoomList:
+        """Every room as the list shows it, private ones included (for the operator)."""
+        return RoomList(entry(room) for room in self.all())
+
+    def close(self, room_id: str) -> Outbox | None:
+        """Delete a room whoever owns it (the operator's `close-room`); None when there is no such room."""
+        room = self.store.room(room_id)
+        if room is None or self.store.delete_room(room_id) is None:
+            return None
+        outbox = Outbox()
+        self.tell_deleted([room], outbox)
+        return outbox
+
     def visible_to(self, member_of: Iterable[str]) -> RoomList:
         """The list one user sees: every public room and the private rooms they are a member of."""
         mine = set(member_of)

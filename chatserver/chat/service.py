@@ -190,7 +190,7 @@ class ChatService:
         guest = self._tokens.pop(sid, None) is None
         outbox = Outbox()
         with self._lock:
-            departure = self._leave(sid, outbox)
+            departure = self._leave(sid, outbox, "disconnected")
         self._end_guest(sid, departure, guest, outbox)
         return outbox
 
@@ -230,13 +230,16 @@ class ChatService:
         with self._lock:
             if self.presence.user_of(sid) != user:
                 switched = True
-                departure = self._leave(sid, outbox)
+                departure = self._leave(sid, outbox, f"logged in as {user}")
                 first = self.presence.add(sid, user, alias)
                 outbox.joins += [user_room(user), ONLINE_ROOM]
                 if first:
                     outbox.deliveries.append(_presence_event(PresenceChange("online", user, alias)))
             users = self.presence.users()
         self._end_guest(sid, departure, was_guest, outbox)
+        if switched:
+            logger.info("login %s on socket %s from %s (%s)", user, sid, self._addresses.get(sid, "?"),
+                        "registered" if grant.registered else "guest")
         # The lists go before the online event so a client can apply them all in arrival order; the
         # room list first, so the presence list stays what comes right before the offline messages.
         lists = [Delivery("presence", {"command": "list", "users": users}, sid)]
@@ -266,7 +269,7 @@ class ChatService:
             self.accounts.revoke(token=token, user=user if everywhere else None)
         outbox = Outbox()
         with self._lock:
-            departure = self._leave(sid, outbox)
+            departure = self._leave(sid, outbox, "everywhere" if everywhere else "logout")
         self._end_guest(sid, departure, token is None, outbox)
         outbox.reply = self.reply("logout", "200" if departure else "404")
         return outbox
@@ -438,6 +441,10 @@ class ChatService:
                     self._forget(change.user, outbox)
         return outbox
 
+    def close_room(self, room_id: str) -> Outbox | None:
+        """Delete a room for the operator: its members are told and leave it; None when there is none."""
+        return None if self.rooms is None else self.rooms.close(room_id)
+
     def forget_room_list(self) -> None:
         """Read the room list afresh next time: a room or a member count changed, maybe on another node."""
         if self.rooms is not None:
@@ -464,11 +471,12 @@ class ChatService:
         if not bucket.take():
             raise ChatError("429")
 
-    def _leave(self, sid: str, outbox: Outbox) -> Departure | None:
+    def _leave(self, sid: str, outbox: Outbox, why: str) -> Departure | None:
         """Log the socket out into ``outbox``; return what left, None if it was not logged in. Hold the lock."""
         departure = self.presence.remove(sid)
         if departure is None:
             return None
+        logger.info("logout %s on socket %s (%s)", departure.user, sid, why)
         outbox.leaves += [user_room(departure.user), ONLINE_ROOM, EVERY_CHAT_ROOM]
         if departure.last:
             outbox.deliveries.append(_presence_event(PresenceChange("offline", departure.user, departure.alias)))

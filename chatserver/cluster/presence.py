@@ -281,6 +281,7 @@ class RedisPresence(Presence):
     def stop(self) -> None:
         """End the background task after its current sleep."""
         self._stopped = True
+        logger.info("node %s leaving the cluster", self.node_id)
 
     def _run(self, sleep: Callable[[float], None]) -> None:
         while not self._stopped:

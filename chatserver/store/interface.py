@@ -16,12 +16,13 @@ MESSAGE_FIELDS = ("id", "sender", "recepient", "command", "type", "data", "times
 
 @dataclass(frozen=True)
 class Account:
-    """A registered user: id, alias, password hash and creation time (ms since the epoch)."""
+    """A registered user: id, alias, password hash, creation time and, if banned, since when (ms since the epoch)."""
 
     id: str
     alias: str
     password_hash: str
     created_ms: int
+    banned_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,10 @@ class Store(ABC):
     @abstractmethod
     def set_password(self, user_id: str, password_hash: str) -> bool:
         """Replace the account's password hash; return False when there is no such account."""
+
+    @abstractmethod
+    def set_banned(self, user_id: str, banned_ms: int | None) -> bool:
+        """Ban the account since ``banned_ms`` (None lifts the ban); return False when there is no such account."""
 
     @abstractmethod
     def delete_account(self, user_id: str) -> bool:

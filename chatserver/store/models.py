@@ -37,6 +37,7 @@ accounts = Table(
     Column("alias", String, nullable=False),
     Column("password_hash", String, nullable=False),
     Column("created_ms", BigInteger, nullable=False),
+    Column("banned_ms", BigInteger, nullable=True),  # when an operator banned it; null: not banned
 )
 
 tokens = Table(

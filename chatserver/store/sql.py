@@ -187,6 +187,11 @@ class SqlStore(Store):
         with self._writer.begin() as connection:
             return connection.execute(statement).rowcount == 1
 
+    def set_banned(self, user_id: str, banned_ms: int | None) -> bool:
+        statement = update(accounts).where(accounts.c.id == user_id).values(banned_ms=banned_ms)
+        with self._writer.begin() as connection:
+            return connection.execute(statement).rowcount == 1
+
     def delete_account(self, user_id: str) -> bool:
         # Its tokens and queue go by ON DELETE CASCADE; its messages stay in their conversations.
         with self._writer.begin() as connection:

@@ -240,6 +240,9 @@ class OffloadedStore(Store):
     def set_password(self, user_id: str, password_hash: str) -> bool:
         return self._call(self._store.set_password, user_id, password_hash)
 
+    def set_banned(self, user_id: str, banned_ms: int | None) -> bool:
+        return self._call(self._store.set_banned, user_id, banned_ms)
+
     def delete_account(self, user_id: str) -> bool:
         return self._call(self._store.delete_account, user_id)
 

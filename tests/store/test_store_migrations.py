@@ -39,7 +39,7 @@ def test_upgrade_creates_the_tables(engine):
     assert set(inspect(engine).get_table_names()) == set()
     upgrade(engine)
     assert set(inspect(engine).get_table_names()) == TABLES | {"alembic_version"}
-    assert revision(engine) == head() == "0002"
+    assert revision(engine) == head() == "0003"
 
 
 def test_upgrading_again_changes_nothing(engine):
@@ -50,7 +50,7 @@ def test_upgrading_again_changes_nothing(engine):
     upgrade(engine)
     assert revision(engine) == head()
     with engine.connect() as connection:
-        assert connection.execute(metadata.tables["accounts"].select()).all() == [("alice", "Alice", "h", 1)]
+        assert connection.execute(metadata.tables["accounts"].select()).all() == [("alice", "Alice", "h", 1, None)]
 
 
 def test_the_migrations_end_where_the_models_are(engine):
@@ -92,12 +92,12 @@ def test_upgrading_from_0001_keeps_the_data_and_lists_old_one_to_one_conversatio
         connection.execute(tables["offline_queue"].insert(), {"user_id": "alice", "message_seq": 3})
 
     upgrade(engine)
-    assert revision(engine) == "0002"
+    assert revision(engine) == "0003"
     with engine.connect() as connection:
         def rows(name, *order):
             return [tuple(row) for row in connection.execute(tables[name].select().order_by(*order))]
 
-        assert rows("accounts", "id") == [("alice", "Alice", "h", 1)]
+        assert rows("accounts", "id") == [("alice", "Alice", "h", 1, None)]
         assert rows("tokens", "token_hash") == [("t", "alice", 2)]
         assert [row._asdict() for row in connection.execute(
             select(*[tables["messages"].c[name] for name in (*MESSAGE_FIELDS, "conversation")])

@@ -22,6 +22,7 @@ from flask import Flask
 
 from chatserver import __version__
 
+from ...logs import configure_logging
 from .headdeadline import head_deadline_protocol
 
 logger = logging.getLogger("chatserver")
@@ -126,25 +127,10 @@ class GracefulShutdown:
         os._exit(0)
 
 
-# python-engineio and python-socketio give these loggers a stderr handler of their own when the
-# app asked for no logger (create_app does not), so with the root handler every line was printed twice.
-LIBRARY_LOGGERS = ("engineio.server", "socketio.server")
-
-
-def configure_logging(level: str | int) -> None:
-    """Log to stderr through the root logger, each line once (entry points only, after create_app)."""
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for name in LIBRARY_LOGGERS:
-        library_logger = logging.getLogger(name)
-        # Only the libraries' own bare handler; the level they set (errors only) stays.
-        for handler in [h for h in library_logger.handlers if type(h) is logging.StreamHandler]:
-            library_logger.removeHandler(handler)
-
-
 def run(app: Flask, host: str | None = None, port: int | None = None) -> None:
     """Serve ``app`` on eventlet until SIGTERM or SIGINT, then shut down gracefully."""
     config = app.config
-    configure_logging(config["CHATSERVER_LOG_LEVEL"])
+    configure_logging(config["CHATSERVER_LOG_LEVEL"], config["CHATSERVER_LOG_FORMAT"])
     host = host or config["CHATSERVER_HOST"]
     port = config["CHATSERVER_PORT"] if port is None else port
     open_files = raise_open_file_limit()
