@@ -8,7 +8,8 @@ table, then one JSON line; raw runs, server logs and SQLite files go to bench/ou
 chatserver runs in three variants (bench/servers.py): `chatserver` (history on, SQLite),
 `chatserver-nohistory` and `chatserver-pg` (history on, PostgreSQL). The scenarios that send
 messages (direct, broadcast, bystander) run all four servers by default; connect, latency and
-capacity, which history does not touch or which the bystander covers, run chatserver and
+capacity, which history does not touch or which the bystander covers, and room (a fan-out
+like broadcast, against the book's rooms in the peer) run chatserver and
 node-seed only: four capacity ramps would add about 50 minutes. `--servers` overrides both.
 
     python3 bench/compare.py            # full: 3 rounds, capacity up to 20,000 clients once
@@ -34,13 +35,15 @@ import report  # noqa: E402
 import servers  # noqa: E402
 
 SERVERS = servers.NAMES  # chatserver first, so the first ratio is chatserver / node-seed as ever
-SCENARIOS = ("connect", "direct", "broadcast", "latency", "capacity", "bystander")
+SCENARIOS = ("connect", "direct", "broadcast", "room", "latency", "capacity", "bystander")
 # Which servers each scenario runs unless --servers says otherwise: history stores messages, so
 # the scenarios that send them compare all four; the others keep chatserver against node-seed.
 SCENARIO_SERVERS = {
     "connect": ("chatserver", "node-seed"),
     "direct": SERVERS,
     "broadcast": SERVERS,
+    # Rooms are the same fan-out with or without history: chatserver against the book's rooms.
+    "room": ("chatserver", "node-seed"),
     "latency": ("chatserver", "node-seed"),
     "capacity": ("chatserver", "node-seed"),
     "bystander": SERVERS,
@@ -51,6 +54,7 @@ FULL = {
     "connect": ["--clients", "2000"],
     "direct": ["--clients", "500", "--messages", "200", "--window", "4"],
     "broadcast": ["--receivers", "1000", "--senders", "10", "--messages", "50", "--window", "2"],
+    "room": ["--receivers", "4990", "--senders", "10", "--messages", "20", "--window", "2"],
     "latency": ["--clients", "100", "--rate", "1000", "--duration-s", "15"],
     "capacity": ["--step", "2500"],  # + --max from capacity_max(), --duration-s from --capacity-s
     "bystander": ["--writers", "200", "--window", "4", "--rate", "50", "--duration-s", "15"],
@@ -59,13 +63,14 @@ QUICK = {
     "connect": ["--clients", "500"],
     "direct": ["--clients", "200", "--messages", "50", "--window", "4"],
     "broadcast": ["--receivers", "200", "--senders", "5", "--messages", "20", "--window", "2"],
+    "room": ["--receivers", "495", "--senders", "5", "--messages", "20", "--window", "2"],
     "latency": ["--clients", "50", "--rate", "500", "--duration-s", "5"],
     # A 5 s hold is not a full ping cycle: quick capacity only checks the ramp and broadcasts.
     "capacity": ["--step", "1000", "--hold-s", "5"],
     "bystander": ["--writers", "200", "--window", "4", "--rate", "50", "--duration-s", "5"],
 }
 HISTORY_ON = ("chatserver", "chatserver-pg")
-MESSAGING = ("direct", "broadcast", "bystander")  # the scenarios whose messages history stores
+MESSAGING = ("direct", "broadcast", "room", "bystander")  # the scenarios whose messages history stores
 RUN_TIMEOUT_S = 1800  # the generator bounds itself; this only catches a hung generator
 NOISY = 0.25  # cores of other load during a run above which the run is repeated (bounded)
 
@@ -149,6 +154,9 @@ def delivered_messages(r: dict) -> int:
     """Messages a run had delivered, each counted once however many sockets got it (what history stores)."""
     if r["scenario"] == "broadcast":
         return r.get("sent") or 0  # every one was delivered unless the run lost some (listed apart)
+    if r["scenario"] == "room":
+        # Only its ALL messages: the room's owner is a guest, and its room goes with it, history and all.
+        return r.get("all_sent") or 0
     return (r.get("delivered") or 0) + (r.get("bystander_delivered") or 0)
 
 

@@ -1,7 +1,7 @@
 "use strict";
 // Runs one benchmark scenario against a Socket.IO chat server on loopback and prints ONE JSON
 // line. Usage: node run.js SCENARIO --url http://127.0.0.1:PORT [--pid SERVER_PID] [--key value]...
-// Scenarios: connect, direct, broadcast, latency, capacity, bystander. --pid lets it read the server's
+// Scenarios: connect, direct, broadcast, room, latency, capacity, bystander. --pid lets it read the server's
 // RSS and CPU from /proc. Every scenario is bounded in count (its sizes) and time (--duration-s).
 
 const DEFAULTS = {
@@ -20,13 +20,15 @@ const DEFAULTS = {
   connect: { clients: 2000 },
   direct: { clients: 500, messages: 200, window: 4, "duration-s": 60 },
   broadcast: { receivers: 1000, senders: 10, messages: 100, window: 2, "duration-s": 60 },
+  // broadcast's fan-out to a room of all its sockets, then to ALL: a room of 5,000 against ALL.
+  room: { receivers: 4990, senders: 10, messages: 50, window: 2, "duration-s": 60 },
   latency: { clients: 100, rate: 1000, "duration-s": 15 },
   capacity: { max: 20000, step: 2500, "check-timeout-s": 60, "hold-s": 0, "duration-s": 900 },
   // 200 writers at full speed, one pair A -> B at 50 messages/s from 1 s in: the pair's latency.
   bystander: { writers: 200, window: 4, rate: 50, "warmup-s": 1, "duration-s": 15 },
 };
 
-const SCENARIOS = ["connect", "direct", "broadcast", "latency", "capacity", "bystander"];
+const SCENARIOS = ["connect", "direct", "broadcast", "room", "latency", "capacity", "bystander"];
 
 function parseArgs(argv) {
   const scenario = argv[0];

@@ -496,7 +496,7 @@ class ChatService:
 
     def _forget(self, user: str, outbox: Outbox) -> None:
         """Drop a guest's memberships and rooms into ``outbox``: the deleted rooms' members are told."""
-        known = {room.id: room for room in self.rooms.all()}
+        known = {room.id: room for room in self.rooms.all()}  # read before: the names of those it deletes
         deleted = self.store.forget_user(user)
         self.rooms.tell_deleted([known.get(room_id) or Room(room_id, room_id, user, False, 0) for room_id in deleted],
                                 outbox)

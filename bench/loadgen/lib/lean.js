@@ -54,6 +54,11 @@ class LeanSocket {
     return this;
   }
 
+  off(name) {
+    delete this.handlers[name];
+    return this;
+  }
+
   once(name, fn) {
     return this.on(name, (...args) => {
       delete this.handlers[name];

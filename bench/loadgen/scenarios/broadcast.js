@@ -2,7 +2,8 @@
 // broadcast: R receivers and S senders, all logged in; each sender sends M messages to 'ALL'
 // with a window of W messages not yet delivered to every socket (the seed's io.sockets.emit
 // reaches the sender too, so each message makes R+S deliveries). Reports deliveries/s,
-// latency per delivery, lost deliveries and server CPU per delivery.
+// latency per delivery, lost deliveries and server CPU per delivery. `fanOut` is shared with the
+// room scenario, which sends the same messages to a room of the same sockets.
 
 const { loginAll, closeAll } = require("../lib/clients");
 const { Histogram } = require("../lib/histogram");
@@ -10,16 +11,27 @@ const { snapshot, usage } = require("../lib/procstat");
 const { quiesce, payload, parsePayload, round, sleep } = require("../lib/util");
 
 async function run(o) {
+  const N = o.receivers + o.senders;
+  const ids = Array.from({ length: N }, (_, i) => `${o.prefix}b${i}`);
+  const { sockets: socks, error } = await loginAll(o.url, ids, o.connect);
+  if (error) return { error };
+  await quiesce(o.pid);
+  const result = await fanOut(socks, o, { recepient: "ALL" });
+  closeAll(socks);
+  return result;
+}
+
+/**
+ * The last o.senders of `socks` each send o.messages messages addressed by `address` (merged into
+ * each payload) with a window of o.window, and every socket of `socks` must receive each one.
+ */
+async function fanOut(socks, o, address) {
   const R = o.receivers;
   const S = o.senders;
   const M = o.messages;
   const W = o.window;
   const N = R + S;
-  const ids = Array.from({ length: N }, (_, i) => `${o.prefix}b${i}`);
-  const { sockets: socks, error } = await loginAll(o.url, ids, o.connect);
-  if (error) return { error };
   const senders = socks.slice(R); // the last S sockets send; every socket receives
-  await quiesce(o.pid);
 
   const hist = new Histogram();
   const remaining = new Int32Array(S * M); // deliveries still due, per message
@@ -35,7 +47,7 @@ async function run(o) {
   function pump(s) {
     while (outstanding[s] < W && sent[s] < M && !stopped) {
       remaining[s * M + sent[s]] = N;
-      senders[s].emit("message", { recepient: "ALL", data: payload(s, sent[s], o.size) });
+      senders[s].emit("message", { ...address, data: payload(s, sent[s], o.size) });
       outstanding[s]++;
       sent[s]++;
       totalSent++;
@@ -45,6 +57,7 @@ async function run(o) {
     if (delivered >= (stopped ? totalSent : S * M) * N) done();
   }
   for (const sock of socks) {
+    sock.off("message");
     sock.on("message", (m) => {
       const [s, q, t] = parsePayload(m.data);
       const now = performance.now();
@@ -74,8 +87,6 @@ async function run(o) {
     const drainEnd = performance.now() + o.drainS * 1000;
     while (delivered < totalSent * N && performance.now() < drainEnd) await sleep(50);
   }
-  closeAll(socks);
-
   const active = (lastDelivery - t0) / 1000;
   const u = usage(a, b);
   return {
@@ -95,4 +106,4 @@ async function run(o) {
   };
 }
 
-module.exports = { run };
+module.exports = { run, fanOut };
