@@ -3,9 +3,10 @@
 import ipaddress
 
 import pytest
-from flask import request
+from flask import Flask, request
+from flask_socketio import SocketIO
 
-from chatserver import create_app
+from chatserver import ChatServer, create_app
 from chatserver.config import DEFAULTS, from_environ
 from chatserver.proxies import PROXY_ADDR, PROXY_PORT, TrustedProxies, networks
 from chatserver.transport import Admission
@@ -122,5 +123,19 @@ def test_the_middleware_wraps_the_whole_app_outside_admission(tmp_path):
         direct = client.get("/whoami", environ_base={"REMOTE_ADDR": "192.0.2.8"},
                             headers={"X-Forwarded-For": "203.0.113.5"})
         assert direct.text == "192.0.2.8"
+    finally:
+        app.extensions["chatserver"].store.close()
+
+
+def test_a_host_app_with_its_own_socketio_sees_the_client_too(tmp_path):
+    app = Flask("host")
+    app.config.update(CHATSERVER_DATABASE_URL=f"sqlite:///{tmp_path / 'chat.sqlite3'}",
+                      CHATSERVER_TRUSTED_PROXIES="10.0.0.0/8")
+    app.add_url_rule("/whoami", "whoami", lambda: request.remote_addr)
+    ChatServer(app, socketio=SocketIO(app, async_mode="threading"))
+    try:
+        response = app.test_client().get("/whoami", environ_base={"REMOTE_ADDR": "10.1.2.3"},
+                                         headers={"X-Forwarded-For": "203.0.113.5"})
+        assert response.text == "203.0.113.5"
     finally:
         app.extensions["chatserver"].store.close()
