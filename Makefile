@@ -5,9 +5,12 @@ VENV ?= .venv
 CONSTRAINTS ?= constraints/newest.txt
 PYTHON := $(VENV)/bin/python
 # Debian packages the tests drive: a real browser, a real Redis, a real nginx, a real PostgreSQL
-# (the tests use the one on 127.0.0.1:5432, or start their own from these binaries).
-SYSTEM_PACKAGES := chromium redis-server nginx postgresql
-SYSTEM_COMMANDS := /usr/bin/chromium /usr/bin/redis-server /usr/sbin/nginx $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb) /usr/lib/postgresql/initdb)
+# (the tests use the one on 127.0.0.1:5432, or start their own from these binaries), openssl for
+# the TLS test's certificate, and systemd for `systemd-analyze` (safe in a container: its
+# maintainer scripts call systemctl only where systemd runs; the tests need systemd-analyze only).
+SYSTEM_PACKAGES := chromium redis-server nginx postgresql openssl systemd
+SYSTEM_COMMANDS := /usr/bin/chromium /usr/bin/redis-server /usr/sbin/nginx $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb) /usr/lib/postgresql/initdb) \
+	/usr/bin/openssl /usr/bin/systemd-analyze
 
 .PHONY: run test test-floor lint deps system-deps bench bench-quick clean
 

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .proxies import networks
+
 ENV_PREFIX = "CHATSERVER_"
 
 
@@ -84,7 +86,8 @@ SETTINGS = (
         "MAX_CLIENTS_PER_ADDRESS",
         0,
         int,
-        "Socket.IO connections one client address may hold at once; `0` is no limit (behind a proxy all share one).",
+        "Socket.IO connections one client address may hold at once; `0` is no limit (behind a proxy all share its "
+        "address unless `TRUSTED_PROXIES` names it).",
     ),
     Setting(
         "SEND_QUEUE_BYTES",
@@ -152,6 +155,13 @@ SETTINGS = (
             "Failed logins an id may have within a minute before further tries get `429`; `0` is no limit."),
     Setting("LOGIN_FAILURES_PER_ADDRESS", 10, int,
             "Failed logins a client address may have within a minute before further tries get `429`; `0` is no limit."),
+    Setting(
+        "TRUSTED_PROXIES",
+        (),
+        networks,
+        "Comma-separated IP addresses and CIDR blocks of reverse proxies whose `X-Forwarded-For` names the client "
+        "(the right-most entry that is not one of them). Empty: trust no one, the peer's address is the client's.",
+    ),
 )
 
 DEFAULTS = {setting.key: setting.default for setting in SETTINGS}

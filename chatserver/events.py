@@ -11,6 +11,7 @@ from flask_socketio import Namespace
 
 from .chat import ONLINE_ROOM, ChatService, Outbox, user_room
 from .chat.outbox import EVERY_CHAT_ROOM, ROOM_PREFIX
+from .proxies import PROXY_ADDR, PROXY_PORT
 
 logger = logging.getLogger(__name__)
 
@@ -64,10 +65,14 @@ class ChatNamespace(Namespace):
         return self._deliver(sid, self.service.handle(sid, event, payload))
 
     def on_connect(self, auth: Any = None) -> None:
-        """Log the peer's address and port, as the seed does."""
+        """Log the peer's address and port, as the seed does (the client's and the proxy's behind one)."""
         environ = request.environ
         address = environ.get("REMOTE_ADDR", "")
-        logger.info("connection %s from %s:%s", request.sid, address, environ.get("REMOTE_PORT"))
+        proxy = environ.get(PROXY_ADDR)
+        if proxy is None:
+            logger.info("connection %s from %s:%s", request.sid, address, environ.get("REMOTE_PORT"))
+        else:
+            logger.info("connection %s from %s via %s:%s", request.sid, address, proxy, environ.get(PROXY_PORT))
         self.service.connect(request.sid, address)
 
     def on_disconnect(self, reason: Any = None) -> None:

@@ -23,6 +23,7 @@ from .chat.accounts import Accounts, call_here
 from .chat.rooms import RoomLimits, RoomList
 from .config import DEFAULTS
 from .events import ChatNamespace
+from .proxies import TrustedProxies
 from .store import OS_THREADS, Store, Threads, default_url, open_store
 from .transport import Admission, FanOutManager
 from .views import blueprint
@@ -232,6 +233,11 @@ class ChatServer:
         elif cluster:
             logger.warning("CHATSERVER_MESSAGE_QUEUE is set but the SocketIO given brings its own client manager: "
                            "emits cross nodes only if that manager shares a queue with the other nodes")
+
+        trusted_proxies = config["CHATSERVER_TRUSTED_PROXIES"]
+        if trusted_proxies:
+            # Outermost, so that admission, Engine.IO's saved environ and the chat all see the client.
+            app.wsgi_app = TrustedProxies(app.wsgi_app, trusted_proxies)
 
         threads, offload = _threads_for(socketio.async_mode)
         store = _open_store(url, threads)

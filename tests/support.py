@@ -97,10 +97,10 @@ class RecordingClient:
     """A python-socketio client that records every event it receives, in order."""
 
     def __init__(self, url: str, transports: list[str] | None = None, namespace: str = "/",
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None, **client_options) -> None:
         self.namespace = namespace
         self.events: queue.Queue = queue.Queue()
-        self.sio = socketio.Client(reconnection=False)
+        self.sio = socketio.Client(reconnection=False, **client_options)
         self.sio.on("*", self._record, namespace=namespace)
         self.sio.connect(url, transports=transports or ["websocket"], namespaces=[namespace], headers=headers or {},
                          wait_timeout=10)
