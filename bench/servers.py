@@ -227,7 +227,8 @@ class Database:
         return info
 
 
-ERROR_LINE = re.compile(r"Traceback|ERROR|CRITICAL|Exception|Error:|FATAL|uncaught", re.IGNORECASE)
+# Whole words only: socket ids are random letters, and "FA5pjO_Br4IeRrorACKL" once counted as an error.
+ERROR_LINE = re.compile(r"\b(?:Traceback|ERROR|CRITICAL|Exception|FATAL|uncaught)\b|Error:", re.IGNORECASE)
 
 
 class Server:

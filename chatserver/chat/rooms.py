@@ -225,7 +225,6 @@ class Rooms:
                                               key))
             outbox.moves.append(Move(key, key, False))
         outbox.lists_changed = True
-        self.changed()
 
     def _changed(self, text_key: str, **parts: Any) -> Outbox:
         self.changed()
