@@ -152,6 +152,12 @@ SETTINGS = (
             "Failed logins an id may have within a minute before further tries get `429`; `0` is no limit."),
     Setting("LOGIN_FAILURES_PER_ADDRESS", 10, int,
             "Failed logins a client address may have within a minute before further tries get `429`; `0` is no limit."),
+    # Off by default: the numbers tell how many are online and how the server is built, and each
+    # scrape costs a database ping and a look at every socket.
+    Setting("METRICS", False, _switch("on", "off"),
+            "`on`: Prometheus metrics of this node at `<URL_PREFIX>/metrics` (see [Metrics](#metrics)); `off`: 404."),
+    Setting("METRICS_ALLOW", "127.0.0.1,::1", _text,
+            "Comma-separated client addresses or networks (CIDR) allowed to scrape `/metrics`; others get `403`."),
 )
 
 DEFAULTS = {setting.key: setting.default for setting in SETTINGS}
