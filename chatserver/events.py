@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from flask import request
@@ -36,6 +37,8 @@ class ChatNamespace(Namespace):
         self.service = service
         self._lists_sent_at = -ROOM_LIST_INTERVAL
         self._lists_due = False
+        # ``observe_event(event, code, seconds)`` once per client event, when the metrics are on.
+        self.observe_event: Callable[[str, str, float], None] | None = None
         self._client_handlers = {
             "login": self.on_login,
             "logout": self.on_logout,
@@ -62,7 +65,7 @@ class ChatNamespace(Namespace):
             if handler is not None:
                 return handler(*args)
         payload = args[1] if len(args) > 1 else None
-        return self._deliver(sid, self.service.handle(sid, event, payload))
+        return self._handle(sid, event, payload)
 
     def on_connect(self, auth: Any = None) -> None:
         """Log the peer's address and port, as the seed does (the client's and the proxy's behind one)."""
@@ -82,39 +85,53 @@ class ChatNamespace(Namespace):
 
     def on_login(self, sid: str, payload: Any = None, *_: Any) -> dict | None:
         """`login` {id, password?, alias?}: map this socket to a user id."""
-        return self._deliver(sid, self.service.handle(sid, "login", payload))
+        return self._handle(sid, "login", payload)
 
     def on_logout(self, sid: str, payload: Any = None, *_: Any) -> dict | None:
         """`logout` {everywhere?}: undo the login of this socket."""
-        return self._deliver(sid, self.service.handle(sid, "logout", payload))
+        return self._handle(sid, "logout", payload)
 
     def on_message(self, sid: str, payload: Any = None, *_: Any) -> dict | None:
         """`message` {recepient, command?, type?, data}: to ALL or to one user."""
-        return self._deliver(sid, self.service.handle(sid, "message", payload))
+        return self._handle(sid, "message", payload)
 
     def on_register(self, sid: str, payload: Any = None, *_: Any) -> dict | None:
         """`register` {id, password, alias?}: create an account."""
-        return self._deliver(sid, self.service.handle(sid, "register", payload))
+        return self._handle(sid, "register", payload)
 
     def on_history(self, sid: str, payload: Any = None, *_: Any) -> dict | None:
         """`history` {recepient, command?, before?, after?, limit?}: a page of one conversation."""
-        return self._deliver(sid, self.service.handle(sid, "history", payload))
+        return self._handle(sid, "history", payload)
 
     def on_room(self, sid: str, payload: Any = None, *_: Any) -> dict | None:
         """`room` {command, roomId, roomName?, private?, userId?}: the book's rooms."""
-        return self._deliver(sid, self.service.handle(sid, "room", payload))
+        return self._handle(sid, "room", payload)
 
     def on_typing(self, sid: str, payload: Any = None, *_: Any) -> dict | None:
         """`typing` {recepient, command?, typing}: tell the conversation's others."""
-        return self._deliver(sid, self.service.handle(sid, "typing", payload))
+        return self._handle(sid, "typing", payload)
 
     def on_read(self, sid: str, payload: Any = None, *_: Any) -> dict | None:
         """`read` {recepient, command?, id}: keep a read mark and tell the others."""
-        return self._deliver(sid, self.service.handle(sid, "read", payload))
+        return self._handle(sid, "read", payload)
 
     def on_conversations(self, sid: str, payload: Any = None, *_: Any) -> dict | None:
         """`conversations` {}: the caller's conversations with unread counts."""
-        return self._deliver(sid, self.service.handle(sid, "conversations", payload))
+        return self._handle(sid, "conversations", payload)
+
+    def _handle(self, sid: str, event: Any, payload: Any) -> dict | None:
+        """Have the service decide one client event, carry out its Outbox and return the reply."""
+        observe = self.observe_event
+        if observe is None:
+            return self._deliver(sid, self.service.handle(sid, event, payload))
+        started = time.perf_counter()
+        outbox = self.service.handle(sid, event, payload)
+        seconds = time.perf_counter() - started
+        reply = outbox.reply
+        # Clients name events freely: only ours become labels, or a client could add series without end.
+        name = event if isinstance(event, str) and event in self._client_handlers else "unknown"
+        observe(name, reply.get("code", "") if reply else "", seconds)
+        return self._deliver(sid, outbox)
 
     def node_handlers(self) -> dict:
         """What this node does when another node says so through the message queue (see ``_tell_nodes``)."""

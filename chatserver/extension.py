@@ -30,6 +30,7 @@ from .views import blueprint
 
 if TYPE_CHECKING:
     from .cluster import Cluster
+    from .metrics import Metrics
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ class ChatState:
     cluster: Cluster | None = None
     # What `chatserver admin` shows the control endpoint (control.py).
     admin_token: str = ""
+    # None unless CHATSERVER_METRICS is on.
+    metrics: Metrics | None = None
 
 
 def detect_async_mode() -> str:
@@ -159,9 +162,9 @@ def database_url(app: Flask) -> str:
     return url
 
 
-def _open_store(url: str, threads: Threads) -> Store:
+def _open_store(url: str, threads: Threads, observe_save: Callable[[float], None] | None = None) -> Store:
     """Open (and migrate) the accounts and history database at ``url``."""
-    store = open_store(url, threads=threads)
+    store = open_store(url, threads=threads, observe_save=observe_save)
     # Live messages are written behind their replies: whatever stops the process (gunicorn's
     # worker exit, Ctrl-C under flask run) writes what is still queued first.
     atexit.register(store.close, SHUTDOWN_FLUSH_TIMEOUT)
@@ -239,8 +242,13 @@ class ChatServer:
             # Outermost, so that admission, Engine.IO's saved environ and the chat all see the client.
             app.wsgi_app = TrustedProxies(app.wsgi_app, trusted_proxies)
 
+        metrics = None
+        if config["CHATSERVER_METRICS"]:
+            from .metrics import Metrics  # prometheus_client is imported only when asked for
+
+            metrics = Metrics(config["CHATSERVER_METRICS_ALLOW"])
         threads, offload = _threads_for(socketio.async_mode)
-        store = _open_store(url, threads)
+        store = _open_store(url, threads, metrics.store_writes.observe if metrics else None)
         accounts = Accounts(
             store,
             guests=config["CHATSERVER_GUESTS"],
@@ -273,10 +281,16 @@ class ChatServer:
         service.socket_rooms = _socket_rooms(socketio, namespace.namespace)
         if cluster:
             cluster.queue.node_handlers.update(namespace.node_handlers())
+        if metrics:
+            namespace.observe_event = metrics.observe_event
 
         prefix = config["CHATSERVER_URL_PREFIX"].rstrip("/")
         app.register_blueprint(blueprint, url_prefix=prefix or None)
         app.register_blueprint(control.blueprint, url_prefix=f"{prefix}/admin")
+        if metrics:
+            from .metrics import blueprint as metrics_blueprint
+
+            app.register_blueprint(metrics_blueprint, url_prefix=prefix or None)
         # Only the chat's own routes get CORS headers, so a host app's routes keep their policy.
         # The Socket.IO handshake is not a Flask route: cors_allowed_origins above covers it.
         CORS(app, resources={rf"{prefix}/(healthz|static/chatserver/.*)?$": {"origins": origins}})
@@ -294,7 +308,9 @@ class ChatServer:
             socketio.start_background_task(_prune_forever, store, retention_days, socketio.sleep)
 
         state = ChatState(socketio, service, namespace, store, shown_url(url), admission, cluster,
-                          control.admin_token(app))
+                          control.admin_token(app), metrics)
+        if metrics:
+            metrics.state = state
         app.extensions["chatserver"] = state
         logger.debug("chatserver registered on %s (namespace %s)", app.name, namespace.namespace)
         return state

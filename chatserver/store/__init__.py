@@ -7,6 +7,7 @@ process, PostgreSQL for many nodes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from .interface import MESSAGE_FIELDS, Account, Conversation, Room, Store, StoreUnavailable, UnknownMessage
@@ -39,16 +40,18 @@ def default_url(instance_path: str | Path) -> str:
 
 
 def open_store(url: str, *, threads: Threads = OS_THREADS, migrate: bool = True,
-               busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> OffloadedStore:
+               busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+               observe_save: Callable[[float], None] | None = None) -> OffloadedStore:
     """Open the database at ``url``, migrate it unless told not to, and run the store on a worker thread.
 
-    Blocks while it connects and migrates: call it at startup, before serving.
+    Blocks while it connects and migrates: call it at startup, before serving. ``observe_save``
+    is told the seconds of each batched write of messages (see ``OffloadedStore``).
     """
     engine = open_engine(url, busy_timeout=busy_timeout)
     try:
         if migrate:
             upgrade(engine)
-        return OffloadedStore(SqlStore(engine), threads)
+        return OffloadedStore(SqlStore(engine), threads, observe_save=observe_save)
     except BaseException:
         engine.dispose()
         raise

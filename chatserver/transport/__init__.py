@@ -71,5 +71,6 @@ def install(app: Any, socketio: Any, settings: TransportSettings) -> Admission:
         path=socketio.sockio_mw.engineio_path,
         max_per_address=settings.max_clients_per_address,
     )
+    admission.slow_consumer_guard = guard
     app.wsgi_app = admission
     return admission

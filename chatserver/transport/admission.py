@@ -28,6 +28,8 @@ class Admission:
         self.path = path
         self.max_per_address = max_per_address
         self.accepting = True
+        # Set by transport.install: the send-queue guard, whose count of dropped clients the metrics read.
+        self.slow_consumer_guard: Any = None
         self._address_of: dict[str, str] = {}
         self._sessions = Counter()
         self._lock = threading.Lock()

@@ -129,6 +129,8 @@ class SlowConsumerGuard:
         self.queue_class = bounded_queue_class(eio._async["queue"])
         # Engine.IO socket -> its client's TCP connection; forgotten with the socket.
         self.connections: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        # Clients dropped so far; a plain integer the metrics read when scraped.
+        self.dropped = 0
         # A copy: the driver's dict is shared by every engine.io server in the process.
         eio._async = dict(eio._async)
         eio.create_queue = self.create_queue
@@ -172,6 +174,7 @@ class SlowConsumerGuard:
             waiting,
             self.limit,
         )
+        self.dropped += 1
         engineio_socket.close(wait=False, abort=True, reason=self.eio.reason.SERVER_DISCONNECT)
         self._cut_connection(engineio_socket)
 
