@@ -502,6 +502,7 @@ class ChatService:
         known = {room.id: room for room in self.rooms.all()} if deleted else {}
         self.rooms.tell_deleted([known.get(room_id) or Room(room_id, room_id, user, False, 0) for room_id in deleted],
                                 outbox)
+        self.rooms.changed()
 
     def _mark_read(self, user: str, conversation: str, message_id: str) -> None:
         for delay in (*READ_RETRY_DELAYS, None):
