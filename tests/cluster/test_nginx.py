@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.error
 import urllib.request
 
 import pytest
@@ -48,3 +49,21 @@ def test_clients_through_nginx_chat_with_clients_on_either_node(nginx_and_nodes,
     for client in [through_nginx, *direct]:
         client.next("message", data="all 19")
     assert through_nginx.sio.transport() == transports[-1]
+
+
+def test_the_control_endpoint_and_metrics_are_not_served_through_nginx(redis_server, start_nodes, tmp_path):
+    """The nodes answer /admin/ (token) and /metrics (on here, allowed to everyone), but nginx does not pass them on."""
+    settings = {"CHATSERVER_ADMIN_TOKEN": "t", "CHATSERVER_METRICS": "on", "CHATSERVER_METRICS_ALLOW": "0.0.0.0/0"}
+    nodes = start_nodes(2, redis_server.url, extra_env=settings)
+    direct = urllib.request.Request(nodes[0].url + "/admin/online", headers={"Authorization": "Bearer t"})
+    with urllib.request.urlopen(direct, timeout=5) as response:
+        assert response.status == 200
+    with urllib.request.urlopen(nodes[0].url + "/metrics", timeout=5) as response:
+        assert response.status == 200
+    with Nginx([node.port for node in nodes], tmp_path) as nginx:
+        for path in ("/admin/online", "/metrics"):
+            request = urllib.request.Request(nginx.url + path, headers={"Authorization": "Bearer t"})
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(request, timeout=5)
+            refused.value.close()
+            assert refused.value.code == 404, path
