@@ -11,6 +11,8 @@ messages (direct, broadcast, bystander) run all four servers by default; connect
 capacity, which history does not touch or which the bystander covers, and room (a fan-out
 like broadcast, against the book's rooms in the peer) run chatserver and
 node-seed only: four capacity ramps would add about 50 minutes. `--servers` overrides both.
+A fifth variant, `chatserver-metrics` (CHATSERVER_METRICS=on), runs only when `--servers` names
+it: `--servers chatserver,chatserver-metrics` shows what the metrics cost.
 
     python3 bench/compare.py            # full: 3 rounds, capacity up to 20,000 clients once
     python3 bench/compare.py --quick    # a few minutes, for a smoke check
@@ -35,18 +37,20 @@ import report  # noqa: E402
 import servers  # noqa: E402
 
 SERVERS = servers.NAMES  # chatserver first, so the first ratio is chatserver / node-seed as ever
+# What the scenarios that send messages run by default: chatserver-metrics only when asked for.
+MESSAGE_SERVERS = tuple(name for name in SERVERS if name != "chatserver-metrics")
 SCENARIOS = ("connect", "direct", "broadcast", "room", "latency", "capacity", "bystander")
 # Which servers each scenario runs unless --servers says otherwise: history stores messages, so
 # the scenarios that send them compare all four; the others keep chatserver against node-seed.
 SCENARIO_SERVERS = {
     "connect": ("chatserver", "node-seed"),
-    "direct": SERVERS,
-    "broadcast": SERVERS,
+    "direct": MESSAGE_SERVERS,
+    "broadcast": MESSAGE_SERVERS,
     # Rooms are the same fan-out with or without history: chatserver against the book's rooms.
     "room": ("chatserver", "node-seed"),
     "latency": ("chatserver", "node-seed"),
     "capacity": ("chatserver", "node-seed"),
-    "bystander": SERVERS,
+    "bystander": MESSAGE_SERVERS,
 }
 
 # Generator arguments per scenario; see bench/loadgen/run.js for every option and default.

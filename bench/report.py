@@ -57,6 +57,7 @@ RATIO_PAIRS = [
     ("chatserver-pg", "node-seed"),
     ("chatserver", "chatserver-nohistory"),
     ("chatserver-pg", "chatserver-nohistory"),
+    ("chatserver-metrics", "chatserver"),
 ]
 
 

@@ -162,12 +162,13 @@ SETTINGS = (
         "Comma-separated IP addresses and CIDR blocks of reverse proxies whose `X-Forwarded-For` names the client "
         "(the right-most entry that is not one of them). Empty: trust no one, the peer's address is the client's.",
     ),
-    # Off by default: the numbers tell how many are online and how the server is built, and each
-    # scrape costs a database ping and a look at every socket.
+    # Off by default, and loopback only when on: the numbers tell how many are online and how the
+    # server is built (a leak if public), and each scrape costs the node a database ping.
     Setting("METRICS", False, _switch("on", "off"),
             "`on`: Prometheus metrics of this node at `<URL_PREFIX>/metrics` (see [Metrics](#metrics)); `off`: 404."),
     Setting("METRICS_ALLOW", "127.0.0.1,::1", _text,
-            "Comma-separated client addresses or networks (CIDR) allowed to scrape `/metrics`; others get `403`."),
+            "Comma-separated client addresses or networks (CIDR, e.g. `10.0.0.0/8`) allowed to scrape `/metrics`; "
+            "others get `403`."),
 )
 
 DEFAULTS = {setting.key: setting.default for setting in SETTINGS}

@@ -126,12 +126,13 @@ class ChatNamespace(Namespace):
             return self._deliver(sid, self.service.handle(sid, event, payload))
         started = time.perf_counter()
         outbox = self.service.handle(sid, event, payload)
+        answer = self._deliver(sid, outbox)  # timed too: a broadcast's fan-out is part of its cost
         seconds = time.perf_counter() - started
         reply = outbox.reply
         # Clients name events freely: only ours become labels, or a client could add series without end.
         name = event if isinstance(event, str) and event in self._client_handlers else "unknown"
         observe(name, reply.get("code", "") if reply else "", seconds)
-        return self._deliver(sid, outbox)
+        return answer
 
     def node_handlers(self) -> dict:
         """What this node does when another node says so through the message queue (see ``_tell_nodes``)."""

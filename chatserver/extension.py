@@ -282,7 +282,7 @@ class ChatServer:
         if cluster:
             cluster.queue.node_handlers.update(namespace.node_handlers())
         if metrics:
-            namespace.observe_event = metrics.observe_event
+            namespace.observe_event = metrics.events.observe
 
         prefix = config["CHATSERVER_URL_PREFIX"].rstrip("/")
         app.register_blueprint(blueprint, url_prefix=prefix or None)

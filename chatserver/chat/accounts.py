@@ -34,6 +34,9 @@ PASSWORD_HASHER = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
 FAILURE_WINDOW = 60.0
 # Past this many keys with failures, expired ones are swept (ids and addresses an attacker tried).
 SWEEP_AT = 10000
+# Why a login was refused: a wrong password or token, or not let in as a guest or by the
+# authenticator (401); a banned account (403); too many failures of its id or address (429).
+REFUSAL_REASONS = ("credentials", "banned", "too_many_failures")
 
 
 def token_digest(token: str) -> str:
@@ -125,6 +128,10 @@ class Accounts:
         self.clock = clock
         self.failures_by_id = FailureLimit(failures_per_id, monotonic)
         self.failures_by_address = FailureLimit(failures_per_address, monotonic)
+        # Refused logins by reason (REFUSAL_REASONS), read by the metrics. Counted here because the
+        # response code alone cannot tell a 429 for failed logins from one for the event rate.
+        self.refusals = dict.fromkeys(REFUSAL_REASONS, 0)
+        self._refusals_lock = threading.Lock()
 
     def register(self, user: str, password: Any, alias: str) -> None:
         """Create an account for ``user``; ChatError 403 when registration is closed, 409 when taken."""
@@ -144,10 +151,12 @@ class Accounts:
             raise ChatError("400", detail="token must be a string")
         if self.failures_by_id.blocked(user) or self.failures_by_address.blocked(address):
             logger.warning("refused login for %s from %s: too many failures", user, address)
+            self._count_refusal("too_many_failures")
             raise ChatError("429", "429-login")
         account = self.store.account(user) if self.store is not None else None
         if account is not None and account.banned_ms is not None:
             logger.warning("refused login for %s from %s: banned", user, address)
+            self._count_refusal("banned")
             raise ChatError("403", "403-banned")
         by_token = self._token_valid(user, account, token)
         if by_token or self._accepted(account, user, password):
@@ -159,6 +168,7 @@ class Accounts:
         self.failures_by_id.record(user)
         self.failures_by_address.record(address)
         logger.warning("refused login for %s from %s", user, address)
+        self._count_refusal("credentials")
         raise ChatError("401", "401-login")
 
     def revoke(self, token: str | None = None, user: str | None = None) -> None:
@@ -167,6 +177,10 @@ class Accounts:
             self.store.revoke_tokens(user)
         elif token is not None:
             self.store.revoke_token(token_digest(token))
+
+    def _count_refusal(self, reason: str) -> None:
+        with self._refusals_lock:
+            self.refusals[reason] += 1
 
     def _token_valid(self, user: str, account: Any, token: str | None) -> bool:
         """Whether ``token`` is an unexpired session token of the registered ``user``."""

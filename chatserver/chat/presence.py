@@ -59,6 +59,10 @@ class Presence(ABC):
     def users(self) -> UserList:
         """Return every online user as ``{"id", "alias"}``, sorted by id, in a UserList."""
 
+    @abstractmethod
+    def count_users_here(self) -> int:
+        """Return how many users have a socket logged in on this node (cheap: for the metrics)."""
+
     def reachable(self) -> bool:
         """Return whether every node can be reached right now (one process always can)."""
         return True
@@ -110,6 +114,9 @@ class MemoryPresence(Presence):
             entries = self._entry_by_user
             self._users = [entries[user] for user in sorted(entries)]
         return UserList(self._users)  # the entries are shared: callers only serialize them
+
+    def count_users_here(self) -> int:
+        return len(self._sids_by_user)
 
     def sockets(self) -> list[tuple[str, str, str]]:
         """Return every logged-in socket as ``(sid, user, alias)``."""

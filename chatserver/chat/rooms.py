@@ -102,6 +102,15 @@ class Rooms:
             self._rooms = self.store.rooms()
         return self._rooms
 
+    def count(self) -> int:
+        """How many rooms there are, for callers outside the service's lock (the metrics).
+
+        It never fills the cache: a list read here could arrive after a change had emptied the
+        cache and put the list from before the change back.
+        """
+        rooms = self._rooms
+        return len(rooms if rooms is not None else self.store.rooms())
+
     def changed(self) -> None:
         """Forget the room list: some node changed a room or a member count."""
         self._rooms = None

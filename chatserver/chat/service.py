@@ -137,6 +137,7 @@ class ChatService:
         self.rooms = None if store is None else Rooms(
             store, self.presence, self.reply, self._registered, room_limits or RoomLimits(), clock)
         self._buckets: dict[str, TokenBucket] = {}
+        self.rate_limited = 0  # events refused by the rate limit, read by the metrics
         self._addresses: dict[str, str] = {}
         # sid -> the session token its login gave or used; only registered users have one.
         self._tokens: dict[str, str] = {}
@@ -469,6 +470,7 @@ class ChatService:
         if bucket is None:
             bucket = self._buckets[sid] = TokenBucket(self.rate_per_second, self.burst, self.monotonic)
         if not bucket.take():
+            self.rate_limited += 1
             raise ChatError("429")
 
     def _leave(self, sid: str, outbox: Outbox, why: str) -> Departure | None:

@@ -268,6 +268,9 @@ class RedisPresence(Presence):
         with self._lock:
             return self.local.users()
 
+    def count_users_here(self) -> int:
+        return self.local.count_users_here()
+
     def reachable(self) -> bool:
         return self._healthy
 

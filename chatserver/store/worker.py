@@ -153,9 +153,14 @@ class OffloadedStore(Store):
             self._wake.set()
 
     def _call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return self._call_within(None, function, *args, **kwargs)
+
+    def _call_within(self, timeout: float | None, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         job = _Call(function, args, kwargs, self._threads.event())
         self._submit(job)
-        self._threads.wait(job.done, None)
+        if not self._threads.wait(job.done, timeout):
+            # The job stays queued and runs later; only this caller stops waiting for it.
+            raise StoreUnavailable(f"no answer within {timeout} s")
         if job.error is not None:
             if _unreachable(job.error):
                 raise StoreUnavailable(_one_line(job.error)) from job.error
@@ -329,5 +334,6 @@ class OffloadedStore(Store):
     def prune(self, before_ms: int) -> int:
         return self._call(self._store.prune, before_ms)
 
-    def ping(self) -> None:
-        self._call(self._store.ping)
+    def ping(self, timeout: float | None = None) -> None:
+        """Store.ping; with ``timeout``, also raise StoreUnavailable when no answer came in time (a busy worker)."""
+        self._call_within(timeout, self._store.ping)

@@ -1,8 +1,11 @@
-"""GET /metrics of a real server: the numbers equal what real clients did; off is 404, a stranger 403."""
+"""GET /metrics of a real server under load: the numbers equal what real clients did; off is 404, a stranger 403."""
 
 from __future__ import annotations
 
 import collections
+import json
+import queue
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -11,7 +14,14 @@ import pytest
 from e2e_support import new_id
 from prometheus_client.parser import text_string_to_metric_families
 
-from support import RecordingClient, ServerProcess, chatserver_command, free_port
+from support import RecordingClient, ServerProcess
+
+# A burst of 5 events per socket, then 1 a second: the flooder meets the limit, the others do not.
+# One failed login per id a minute: the second is refused as too many.
+METERED = {"CHATSERVER_METRICS": "on", "CHATSERVER_RATE_LIMIT_BURST": "5", "CHATSERVER_RATE_LIMIT_PER_SECOND": "1",
+           "CHATSERVER_LOGIN_FAILURES_PER_ID": "1"}
+LOAD_CLIENTS = 10
+LOAD_MESSAGES = 4  # each, to ALL, after the login: within the burst
 
 
 def scrape(server: ServerProcess) -> dict[str, list]:
@@ -39,87 +49,124 @@ def status_of(url: str) -> int:
         return error.code
 
 
-def start(tmp_path, **settings: str) -> ServerProcess:
-    port = free_port()
-    env = {"CHATSERVER_DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}", **settings}
-    return ServerProcess(chatserver_command(port), port, env=env, log_dir=tmp_path).start()
+def packet_bytes(event: str, payload) -> int:
+    """The Engine.IO packet the server sent for one received event: ``4``, then ``2`` and the JSON."""
+    return len(("42" + json.dumps([event, payload], separators=(",", ":"))).encode())
+
+
+class Tally:
+    """What the test did: each acknowledgement's (event, code), and every event each client received."""
+
+    def __init__(self) -> None:
+        self.acks: collections.Counter = collections.Counter()
+        self.received: list[tuple[str, object]] = []
+        self.clients: list[RecordingClient] = []
+        self._lock = threading.Lock()
+
+    def connect(self, url: str) -> RecordingClient:
+        client = RecordingClient(url)
+        with self._lock:
+            self.clients.append(client)
+        return client
+
+    def call(self, client: RecordingClient, event: str, data: dict | None = None) -> str:
+        code = client.call(event, data)["code"]
+        with self._lock:
+            self.acks[event, code] += 1
+        return code
+
+    def collect(self) -> None:
+        """Move what the clients received so far into ``received``."""
+        for client in self.clients:
+            while True:
+                try:
+                    self.received.append(client.events.get_nowait())
+                except queue.Empty:
+                    break
 
 
 @pytest.fixture
-def metered(tmp_path):
-    """A server with metrics on and a rate limit a test can pass: 5 events at once, then 1 a second."""
-    server = start(tmp_path, CHATSERVER_METRICS="on", CHATSERVER_RATE_LIMIT_BURST="5",
-                   CHATSERVER_RATE_LIMIT_PER_SECOND="1")
-    yield server
-    server.stop()
+def tally():
+    tally = Tally()
+    yield tally
+    for client in tally.clients:
+        client.close()
 
 
-def test_the_numbers_are_what_the_clients_did(metered):
-    done: collections.Counter = collections.Counter()  # (event, code) of every acknowledgement received
-    clients = []
+def test_the_numbers_are_what_the_clients_did(start_server, tally):
+    server = start_server(**METERED)
+    alice, bob, carol, mallory, flooder = (tally.connect(server.url) for _ in range(5))
+    ids = {client: new_id(name) for client, name in
+           ((alice, "alice"), (bob, "bob"), (carol, "carol"), (mallory, "mallory"), (flooder, "flooder"))}
+    for client in (alice, bob, carol, flooder):
+        assert tally.call(client, "login", {"id": ids[client]}) == "200"
+    assert tally.call(mallory, "register", {"id": ids[mallory], "password": "correct horse battery"}) == "200"
+    for expected in ("401", "429"):  # a wrong password, then one failure too many
+        assert tally.call(mallory, "login", {"id": ids[mallory], "password": "wrong password"}) == expected
+    for sender, to in ((alice, bob), (alice, carol), (bob, alice), (carol, alice)):
+        assert tally.call(sender, "message", {"recepient": ids[to], "data": "hello 안녕"}) == "200"
+    assert tally.call(bob, "message", {"recepient": "ALL", "data": "hello all"}) == "200"
 
-    def connect() -> RecordingClient:
-        clients.append(RecordingClient(metered.url))
-        return clients[-1]
+    # Load: ten more users log in and message ALL at once while Prometheus scrapes.
+    def load(number: int) -> None:
+        client = tally.connect(server.url)
+        assert tally.call(client, "login", {"id": new_id(f"load{number}")}) == "200"
+        for _ in range(LOAD_MESSAGES):
+            assert tally.call(client, "message", {"recepient": "ALL", "data": f"load {number}"}) == "200"
 
-    def call(client: RecordingClient, event: str, data: dict | None = None) -> str:
-        code = client.call(event, data)["code"]
-        done[event, code] += 1
-        return code
+    workers = [threading.Thread(target=load, args=(number,)) for number in range(LOAD_CLIENTS)]
+    for worker in workers:
+        worker.start()
+    during = scrape(server)
+    for worker in workers:
+        worker.join(30)
+    assert value(during, "chatserver_database_up") == 1
+    for _ in range(10):
+        tally.call(flooder, "message", {"recepient": "ALL", "data": "flood"})
+    assert tally.acks["message", "429"] >= 4, tally.acks
 
-    try:
-        # Each socket stays within its burst of 5, except the flooder at the end.
-        alice, bob, carol, mallory, flooder = (connect() for _ in range(5))
-        ids = {client: new_id(name) for client, name in
-               ((alice, "alice"), (bob, "bob"), (carol, "carol"), (mallory, "mallory"))}
-        for client in (alice, bob, carol):
-            assert call(client, "login", {"id": ids[client]}) == "200"
-        assert call(mallory, "register", {"id": ids[mallory], "password": "correct horse battery"}) == "200"
-        assert call(mallory, "login", {"id": ids[mallory], "password": "wrong password"}) == "401"
-        for sender, to in ((alice, bob), (alice, carol), (bob, alice), (bob, carol), (carol, alice)):
-            assert call(sender, "message", {"recepient": ids[to], "data": "hello"}) == "200"
-        for sender in (alice, bob):
-            assert call(sender, "message", {"recepient": "ALL", "data": "hello all"}) == "200"
-        for _ in range(10):
-            call(flooder, "message", {"recepient": "ALL", "data": "flood"})
-        assert done["message", "429"] >= 4, done
+    # Deliveries are counted as they are handed to sockets: wait until the clients hold them all,
+    # and the store has written the messages.
+    deadline = time.monotonic() + 15
+    while True:
+        tally.collect()
+        samples = scrape(server)
+        settled = (value(samples, "chatserver_deliveries_total") == len(tally.received)
+                   and value(samples, "chatserver_store_write_seconds_count") > 0)
+        if settled or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
 
-        deadline = time.monotonic() + 10
-        samples = scrape(metered)
-        while value(samples, "chatserver_store_write_seconds_count") == 0 and time.monotonic() < deadline:
-            time.sleep(0.1)  # the store writes delivered messages a few milliseconds behind
-            samples = scrape(metered)
-
-        counted = {(labels["event"], labels["code"]): v for labels, v in samples["chatserver_events_total"]}
-        assert counted == dict(done)
-        timed = {labels["event"]: v for labels, v in samples["chatserver_event_seconds_count"]}
-        assert timed == {"login": 4, "register": 1, "message": 17}
-        assert value(samples, "chatserver_sockets") == 5
-        assert value(samples, "chatserver_users_online") == 3  # mallory was refused; the flooder never logged in
-        assert value(samples, "chatserver_rooms") == 0
-        assert value(samples, "chatserver_database_up") == 1
-        assert value(samples, "chatserver_store_write_seconds_count") > 0
-        assert value(samples, "chatserver_slow_consumers_dropped_total") == 0
-        # At least each one-to-one message to its recipient and each message to ALL to the 3 logged in.
-        deliveries = value(samples, "chatserver_deliveries_total")
-        assert deliveries >= 5 + 2 * 3
-        assert value(samples, "chatserver_delivered_characters_total") > deliveries * 10
-    finally:
-        for client in clients:
-            client.close()
-
-
-def test_off_by_default(tmp_path):
-    server = start(tmp_path)
-    try:
-        assert status_of(server.url + "/metrics") == 404
-    finally:
-        server.stop()
+    assert value(samples, "chatserver_deliveries_total") == len(tally.received)
+    assert value(samples, "chatserver_delivered_bytes_total") == sum(packet_bytes(*event) for event in tally.received)
+    counted = {(labels["event"], labels["code"]): v for labels, v in samples["chatserver_events_total"]}
+    assert counted == dict(tally.acks)
+    timed = collections.Counter()
+    for labels, count in samples["chatserver_event_seconds_count"]:
+        timed[labels["event"]] += count
+    acked = collections.Counter()
+    for (event, _), count in tally.acks.items():
+        acked[event] += count
+    assert timed == acked
+    assert value(samples, "chatserver_sockets") == 5 + LOAD_CLIENTS
+    assert value(samples, "chatserver_users_logged_in") == 4 + LOAD_CLIENTS  # mallory was refused
+    assert value(samples, "chatserver_login_failures_total", reason="credentials") == 1
+    assert value(samples, "chatserver_login_failures_total", reason="too_many_failures") == 1
+    assert value(samples, "chatserver_login_failures_total", reason="banned") == 0
+    # Every 429 but mallory's came from the per-socket rate limit.
+    assert value(samples, "chatserver_rate_limited_events_total") == sum(
+        count for (_, code), count in tally.acks.items() if code == "429") - 1
+    assert value(samples, "chatserver_rooms") == 0
+    assert value(samples, "chatserver_database_up") == 1
+    assert value(samples, "chatserver_store_write_seconds_count") > 0
+    assert value(samples, "chatserver_slow_consumers_dropped_total") == 0
+    assert "chatserver_redis_up" not in samples
 
 
-def test_refused_to_an_address_not_allowed(tmp_path):
-    server = start(tmp_path, CHATSERVER_METRICS="on", CHATSERVER_METRICS_ALLOW="10.0.0.1")
-    try:
-        assert status_of(server.url + "/metrics") == 403
-    finally:
-        server.stop()
+def test_off_by_default(start_server):
+    assert status_of(start_server().url + "/metrics") == 404
+
+
+def test_refused_to_an_address_not_allowed(start_server):
+    server = start_server(CHATSERVER_METRICS="on", CHATSERVER_METRICS_ALLOW="10.0.0.1")
+    assert status_of(server.url + "/metrics") == 403

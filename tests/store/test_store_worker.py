@@ -142,6 +142,31 @@ def test_flush_gives_up_after_its_timeout(engine):
     store.close()
 
 
+def test_a_ping_with_a_timeout_gives_up_when_the_worker_does_not_answer(engine):
+    held = HeldThreads()  # a worker busy elsewhere, as behind a long write
+    store = OffloadedStore(SqlStore(engine), held.threads)
+    with pytest.raises(StoreUnavailable, match="no answer within 0.05 s"):
+        store.ping(timeout=0.05)
+    held.release()
+    store.ping(timeout=5)
+    store.close()
+
+
+def test_each_batched_write_is_timed_for_the_metrics(engine):
+    held = HeldThreads()
+    timed: list[float] = []
+    store = OffloadedStore(SqlStore(engine), held.threads, observe_save=timed.append)
+    for item in messages(10):
+        store.save_messages([("ALL", item)])
+    held.release()
+    assert store.flush()
+    assert len(timed) == 1 and 0 < timed[0] < 5  # one transaction for the ten
+    store.save_messages([("ALL", dict(message("bad"), data=None))])  # refused: not a write to time
+    assert store.flush()
+    store.close()
+    assert len(timed) == 1
+
+
 @pytest.fixture
 def locked_sqlite(tmp_path):
     """A migrated SQLite file and a second connection that holds its write lock until released."""
