@@ -11,7 +11,7 @@ from flask import request
 from flask_socketio import Namespace
 
 from .chat import ONLINE_ROOM, ChatService, Outbox, user_room
-from .chat.outbox import EVERY_CHAT_ROOM, ROOM_PREFIX
+from .chat.outbox import EVERY_CHAT_ROOM, is_chat_room
 from .proxies import PROXY_ADDR, PROXY_PORT
 
 logger = logging.getLogger(__name__)
@@ -192,7 +192,7 @@ class ChatNamespace(Namespace):
 
     def _chat_rooms(self, sid: str) -> list[str]:
         rooms = self.server.manager.get_rooms(sid, self.namespace)
-        return [room for room in rooms if isinstance(room, str) and room.startswith(ROOM_PREFIX)]
+        return [room for room in rooms if is_chat_room(room)]
 
     def _move(self, of_room: str, room: str, join: bool) -> None:
         """This node's sockets in ``of_room`` enter (or leave) ``room``."""

@@ -15,6 +15,11 @@ def user_room(user: str) -> str:
     return "chatserver:user:" + user
 
 
+def is_chat_room(room: object) -> bool:
+    """Whether a Socket.IO room is a chat room's (python-socketio's room of every socket is None)."""
+    return isinstance(room, str) and room.startswith(ROOM_PREFIX)
+
+
 def room_key(room_id: str) -> str:
     """Return the Socket.IO room that every socket of every member of chat room ``room_id`` is in."""
     return ROOM_PREFIX + room_id

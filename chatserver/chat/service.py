@@ -21,7 +21,7 @@ from ..store.interface import StoreUnavailable, UnknownMessage
 from .accounts import Accounts
 from .errors import ChatError
 from .history import BROADCAST, GROUP_CHAT, MAX_CURSOR_LENGTH, conversation_of, history_page
-from .outbox import EVERY_CHAT_ROOM, ONLINE_ROOM, ROOM_PREFIX, Delivery, Outbox, room_key, user_room
+from .outbox import EVERY_CHAT_ROOM, ONLINE_ROOM, Delivery, Outbox, is_chat_room, room_key, user_room
 from .presence import Departure, MemoryPresence, Presence, PresenceChange, PresenceUnavailable
 from .ratelimit import TokenBucket
 from .rooms import Room, RoomLimits, Rooms, parse_request
@@ -489,8 +489,7 @@ class ChatService:
         if departure is None or not departure.last or not guest or self.rooms is None:
             return
         if self.socket_rooms is not None:
-            # The manager's own "every socket" room is None.
-            in_rooms = any(isinstance(room, str) and room.startswith(ROOM_PREFIX) for room in self.socket_rooms(sid))
+            in_rooms = any(is_chat_room(room) for room in self.socket_rooms(sid))
         else:
             in_rooms = bool(self.store.rooms_of(departure.user))
         if in_rooms:
