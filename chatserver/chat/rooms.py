@@ -138,8 +138,11 @@ class Rooms:
         return Delivery("room", {"command": "list", "rooms": rooms}, to, **options)
 
     def push_lists(self, participants: Callable[[str], Iterable[str]]) -> Outbox:
-        """Send this node's logged-in sockets their room list again; ``participants(room)`` are local sids."""
-        self.changed()
+        """Send this node's logged-in sockets their room list again; ``participants(room)`` are local sids.
+
+        Every change forgets the cached list when it happens (``changed``), so what is cached now is
+        current: a login since may have read it already, and it is not read a second time here.
+        """
         public = RoomList(entry(room) for room in self.all() if not room.private)
         # Most sockets see only the public rooms: one emit for them, one per socket that sees more.
         extra: dict[str, list[dict]] = {}
