@@ -8,7 +8,7 @@ import threading
 import time
 
 import pytest
-from abuse_support import chatserver_process, wait_until
+from abuse_support import RawWebSocket, chatserver_process, wait_until
 
 from support import PYTHON, ROOT, RecordingClient, ServerProcess, free_port
 
@@ -81,3 +81,33 @@ def wsgi_py_server(tmp_path):
 
 def test_python_wsgi_py_shuts_down_gracefully_too(wsgi_py_server):
     sigterm_while_messages_flow(wsgi_py_server)
+
+
+def test_clients_leaving_as_the_shutdown_begins_do_not_hold_it_up(tmp_path):
+    """Guests in a room (so each disconnect waits on the store) drop their connections as SIGTERM lands.
+
+    A socket whose WebSocket ended while the shutdown was closing it kept a CLOSE no writer would
+    take, and the shutdown waited for it until its timeout and then exited with the warning.
+    """
+    server = chatserver_process(tmp_path, MAX_CLIENTS_PER_ADDRESS=0).start()
+    try:
+        clients = []
+        for number in range(200):
+            client = RawWebSocket(server)
+            client.connect_namespace()
+            client.emit("login", {"id": f"guest{number}"})
+            client.emit("room", {"command": "create" if number == 0 else "join", "roomId": "lobby"})
+            clients.append(client)
+        assert clients[-1].receive_event("response")["code"] == "200"  # logged in
+        assert clients[-1].receive_event("response")["code"] == "200"  # joined
+
+        dropping = threading.Thread(target=lambda: [client.ws.sock.close() for client in clients])
+        dropping.start()
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(30) == 0
+        dropping.join()
+        log = server.log()
+        assert "clients disconnected" in log
+        assert "exiting with connections still open" not in log
+    finally:
+        server.stop()

@@ -24,6 +24,7 @@ from chatserver import __version__
 
 from ...logs import configure_logging
 from .headdeadline import head_deadline_protocol
+from .websocket import ended_connections
 
 logger = logging.getLogger("chatserver")
 # The unpatched module: green os.write would wait for the hub, which a signal handler cannot do.
@@ -50,8 +51,9 @@ def queue_flushed(engineio_socket: Any) -> bool:
 
 def delivered(eio: Any, engineio_socket: Any, polling_deadline: float) -> bool:
     """Return whether a closing socket's last packets went out, or no one will take them."""
-    # Engine.IO forgets a WebSocket when its handler ends: flushed, or its client went away.
-    if queue_flushed(engineio_socket) or engineio_socket.sid not in eio.sockets:
+    # A WebSocket whose connection ended before its writer took the CLOSE (the client left just as
+    # the shutdown began) keeps its queue, and engine.io forgets the socket only at its next sweep.
+    if queue_flushed(engineio_socket) or engineio_socket in ended_connections or engineio_socket.sid not in eio.sockets:
         return True
     return not engineio_socket.upgraded and time.monotonic() > polling_deadline
 

@@ -22,6 +22,7 @@ Imported only when the async mode is eventlet, whose green threads never run two
 from __future__ import annotations
 
 import socket
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -51,6 +52,10 @@ FLUSH_CUE = _FlushCue()
 # must be written before engine.io stops the writer. engine.io's writer stops when its queue
 # stays empty for a ping interval plus timeout, so each PING also keeps the writer alive.
 WRITER_PACKET_TYPES = (CLOSE, PING)
+
+# Engine.IO sockets whose WebSocket connection has ended: nothing takes their queued packets any more.
+# A graceful shutdown waits for each socket's queue to drain; it must not wait for these (server.py).
+ended_connections: weakref.WeakSet = weakref.WeakSet()
 
 
 def unmask(data: bytes, mask: bytes, length: int | None = None, offset: int = 0) -> bytes:
@@ -235,7 +240,11 @@ def lean_websocket_class(base: type, limit: int, on_overflow: Callable[[Any, int
 
         def __call__(self, environ: dict, start_response: Any) -> Any:
             environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
-            return super().__call__(environ, start_response)
+            try:
+                return super().__call__(environ, start_response)
+            finally:
+                if self.engineio_socket is not None:
+                    ended_connections.add(self.engineio_socket)
 
         def _handle_hybi_request(self, environ: dict) -> Any:
             websocket = super()._handle_hybi_request(environ)
