@@ -9,6 +9,8 @@ import signal
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import nginx_support
@@ -108,6 +110,20 @@ class Node(ServerProcess):
         assert self.process is not None
         os.kill(self.process.pid, signal.SIGKILL)
         self.process.wait(10)
+
+
+@contextmanager
+def started_nodes(count: int, redis_url: str, database_url: str, log_dir: Path) -> Iterator[list[Node]]:
+    """``count`` nodes of one new cluster (a fresh prefix), stopped on the way out."""
+    prefix = new_prefix()
+    started: list[Node] = []
+    try:
+        for _ in range(count):
+            started.append(Node(redis_url, prefix, log_dir, database_url).start())
+        yield started
+    finally:
+        for node in started:
+            node.stop()
 
 
 class Nginx(nginx_support.Nginx):

@@ -7,7 +7,7 @@ with the users on different nodes.
 from __future__ import annotations
 
 import pytest
-from cluster_support import Node, new_prefix
+from cluster_support import Node, started_nodes
 
 QUIET = 0.5
 PASSWORD = "correct horse battery"
@@ -16,16 +16,8 @@ PASSWORD = "correct horse battery"
 @pytest.fixture(scope="module")
 def nodes(redis_server, module_database, tmp_path_factory):
     """Two nodes shared by this module's tests; each test uses its own ids."""
-    log_dir = tmp_path_factory.mktemp("nodes")
-    prefix = new_prefix()
-    started = []
-    try:
-        for _ in range(2):
-            started.append(Node(redis_server.url, prefix, log_dir, module_database).start())
+    with started_nodes(2, redis_server.url, module_database, tmp_path_factory.mktemp("nodes")) as started:
         yield started
-    finally:
-        for node in started:
-            node.stop()
 
 
 @pytest.fixture

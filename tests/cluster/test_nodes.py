@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from cluster_support import Node, gunicorn_command, new_prefix
+from cluster_support import Node, gunicorn_command, new_prefix, started_nodes
 
 MESSAGE_FIELDS = {"id", "sender", "recepient", "command", "type", "data", "timestamp"}
 # How long a test listens for an event that must NOT come (a duplicate, a stray delivery).
@@ -15,16 +15,8 @@ QUIET = 0.5
 @pytest.fixture(scope="module")
 def nodes(redis_server, module_database, tmp_path_factory):
     """Three nodes shared by this module's tests; each test uses its own user ids."""
-    log_dir = tmp_path_factory.mktemp("nodes")
-    prefix = new_prefix()
-    started = []
-    try:
-        for _ in range(3):
-            started.append(Node(redis_server.url, prefix, log_dir, module_database).start())
+    with started_nodes(3, redis_server.url, module_database, tmp_path_factory.mktemp("nodes")) as started:
         yield started
-    finally:
-        for node in started:
-            node.stop()
 
 
 @pytest.fixture
