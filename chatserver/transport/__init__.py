@@ -17,7 +17,9 @@ from .handshake import ExactPingInterval
 from .malformed import UndecodablePostGuard, checked_websocket_class
 from .packetfilter import IncomingPacketFilter
 from .packets import packet_class
+from .polling import PollingGuard
 from .sendqueue import SlowConsumerGuard
+from .transportquery import RequireTransport
 
 __all__ = ["Admission", "FanOutManager", "TransportSettings", "install"]
 
@@ -35,9 +37,12 @@ def install(app: Any, socketio: Any, settings: TransportSettings) -> Admission:
     """Put chatserver's transport around the Engine.IO server of ``socketio`` and ``app.wsgi_app``.
 
     In this order, because each step wraps what the one before left:
-    1. the incoming packet filter wraps engine.io's ``message`` handler (python-socketio's decoder);
-       its ``connect`` handler is wrapped to correct the handshake's ping interval and to have
-       each new socket refuse long-polling bodies engine.io cannot decode;
+    1. the incoming packet filter takes the place of engine.io's ``message`` handler
+       (python-socketio's dispatcher): it decodes and checks each packet and closes the
+       connection on an invalid one; engine.io's ``connect`` handler is wrapped to correct the
+       handshake's ping settings, to have each new socket refuse long-polling bodies engine.io
+       cannot decode and answer its long-polling GETs as engine.io 6 does; ``handle_request``
+       is wrapped to refuse requests that name no transport;
     2. the slow-consumer guard bounds every send queue and gives the server its own copy of the
        async driver table, so that step 3 changes this server's WebSocket class only;
     3. the WebSocket class: innermost the check that closes a connection sending what engine.io
@@ -54,6 +59,8 @@ def install(app: Any, socketio: Any, settings: TransportSettings) -> Admission:
     IncomingPacketFilter(eio)
     ExactPingInterval(eio)
     UndecodablePostGuard(eio)
+    PollingGuard(eio)
+    RequireTransport(eio)
     guard = SlowConsumerGuard(eio, settings.send_queue_bytes)
     websocket = eio._async.get("websocket")
     if websocket is not None:

@@ -1,4 +1,4 @@
-"""Client input python-engineio cannot decode: refused where it arrives, without a traceback.
+"""Client input that is no valid Engine.IO packet: refused where it arrives, without a traceback.
 
 - WebSocket: python-engineio decodes each message outside the ``try`` that guards the rest of its
   reading loop (``Socket._websocket_handler``), so a text message that is not an Engine.IO packet
@@ -6,7 +6,11 @@
   then wrote ``HTTP/1.1 500`` and the traceback onto the upgraded connection, and the Engine.IO
   session stayed open until its pings ran out. Socket.IO's Node server closes such a connection;
   here it is closed with a WebSocket close frame, status 1002 (protocol error), and engine.io ends
-  the session as for any closed connection.
+  the session as for any closed connection. So are the packets python-engineio decodes but
+  socket.io's Node server closes the connection for (engine.io 6, ``Socket.onPacket``): the types
+  7 to 9, which engine.io-parser decodes as a parse error, and a PING from the client ("invalid
+  heartbeat direction" in Engine.IO v4), except the ``2probe`` of an upgrade. python-engineio
+  silently ignored both.
 - Long-polling: engine.io takes what raises while it decodes a POST body for an error of its own,
   logs it at ERROR with the traceback and answers 200, for every such POST. Here it is answered
   as engine.io answers a packet of an unknown type: the session is closed and the POST gets 400.
@@ -22,12 +26,18 @@ from typing import Any
 
 from engineio.exceptions import EngineIOError
 
+from .upgrade import without_noops
+
 logger = logging.getLogger(__name__)
 
 # python-engineio takes a text packet's type from its first character with int(), or decodes
 # base64 after a "b". Types 7-9 decode (engine.io then ignores them); non-ASCII digits int()
 # would take are no Engine.IO packet types and are refused too.
 PACKET_TYPE_DIGITS = frozenset("0123456789")
+# Decodable, but socket.io's Node server closes the connection for them (see the module's text).
+NOT_ENGINEIO_V4_TYPES = frozenset("789")
+PING = "2"
+UPGRADE_PROBE = "2probe"
 # WebSocket close status (RFC 6455, 7.4.1).
 PROTOCOL_ERROR = 1002
 PROTOCOL_ERROR_REASON = "not an Engine.IO packet"
@@ -50,32 +60,50 @@ def undecodable(message: Any) -> bool:
     return True
 
 
+def refused_over_websocket(message: Any, upgrading: bool = False) -> bool:
+    """Return whether socket.io's Node server closes a WebSocket that sent ``message``.
+
+    ``upgrading``: the socket is being upgraded to this WebSocket, so its ``2probe`` is expected.
+    """
+    if undecodable(message):
+        return True
+    if not isinstance(message, str):
+        return False
+    if message[0] in NOT_ENGINEIO_V4_TYPES:
+        return True
+    return message[0] == PING and not (upgrading and message == UPGRADE_PROBE)
+
+
 def checked_websocket_class(base: type) -> type:
-    """Return a subclass of the async mode's WebSocket app whose Engine.IO handler never reads an undecodable message.
+    """Return a subclass of the async mode's WebSocket app whose Engine.IO handler never reads an invalid packet
+    and never sends a NOOP (``upgrade.without_noops``).
 
     It must be the innermost of the WebSocket classes (see ``install``): the ones around it see
     the Engine.IO handler as given, a bound method of the socket being upgraded.
     """
 
     class CheckedWebSocket(base):
-        """engine.io's WebSocket WSGI app; a message engine.io cannot decode closes the connection (1002)."""
+        """engine.io's WebSocket WSGI app; an invalid Engine.IO packet closes the connection (1002)."""
 
         def __init__(self, handler: Callable, server: Any, *args: Any, **kwargs: Any) -> None:
             super().__init__(self._checked_handler(handler), server, *args, **kwargs)
 
         def _checked_handler(self, handler: Callable) -> Callable:
+            engineio_socket = getattr(handler, "__self__", None)  # the handler is a bound method of it
+
             def checked_handler(ws: Any) -> Any:
                 wait = ws.wait
 
                 def checked_wait() -> Any:
                     message = wait()
-                    if undecodable(message):
+                    if refused_over_websocket(message, getattr(engineio_socket, "upgrading", False)):
                         logger.debug("closed a WebSocket that sent %.100r: %s", message, PROTOCOL_ERROR_REASON)
                         self.close_for_protocol_error(ws)
                         return None  # engine.io's "closed by the client": it ends the session
                     return message
 
                 ws.wait = checked_wait
+                ws.send = without_noops(ws.send)
                 return handler(ws)
 
             return checked_handler

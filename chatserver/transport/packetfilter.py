@@ -1,10 +1,15 @@
-"""Incoming Engine.IO messages: refuse binary Socket.IO packets, and let other clients run between packets."""
+"""Incoming Engine.IO messages: refuse binary Socket.IO packets, close on invalid ones, let other clients run."""
 
 from __future__ import annotations
 
 import logging
 import time
 from typing import Any
+
+from socketio.packet import ACK, CONNECT, DISCONNECT, EVENT
+
+from . import namespaces
+from .packetrules import InvalidPacket, decode
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +25,7 @@ def is_binary(data: Any) -> bool:
 
 
 class IncomingPacketFilter:
-    """Wraps the Engine.IO ``message`` handler of ``eio`` (python-socketio's packet decoder).
+    """Takes the place of the Engine.IO ``message`` handler of ``eio`` (python-socketio's packet dispatcher).
 
     The chat has no binary events. python-socketio keeps the attachments of an announced binary
     packet until all of them arrived, and the announcement may promise up to 9,999,999,999
@@ -28,8 +33,13 @@ class IncomingPacketFilter:
     a client could make the server hold attachment after attachment. Binary packets are
     dropped before they reach the decoder.
 
-    Packets python-socketio cannot decode are dropped with a debug log line instead of an error
-    traceback each.
+    Every other packet is decoded once, here, and checked as socket.io 4.8 checks it: a packet
+    its parser would not decode (``packetrules``), or one that does not fit the session's state
+    (an EVENT, ACK or DISCONNECT for a namespace the client is not connected to, a second
+    CONNECT to one it is, a CONNECT_ERROR from a client) closes the connection, as the Node
+    server's ``Client.ondata``/``ondecoded`` do. A CONNECT to an unknown namespace gets
+    socket.io's error object (``namespaces``). Well-formed packets go to python-socketio's
+    handlers as its ``_handle_eio_message`` would send them.
 
     Engine.IO reads a WebSocket in a loop that only yields to other green threads when the
     socket has no data buffered, so a flooding client would keep the others waiting: once
@@ -41,24 +51,56 @@ class IncomingPacketFilter:
     def __init__(self, eio: Any) -> None:
         self.eio = eio
         self._last_yield = 0.0
-        self._receive = eio.handlers["message"]
+        self.server = eio.handlers["message"].__self__  # python-socketio's Server
         eio.handlers["message"] = self.on_message
 
-    def on_message(self, sid: str, data: Any) -> Any:
-        """Engine.IO message handler: decode and dispatch text packets only."""
+    def on_message(self, sid: str, data: Any) -> None:
+        """Engine.IO message handler: decode, check and dispatch text packets only."""
         if is_binary(data):
             logger.debug("ignored a binary packet from %s", sid)
-            return None
+            return
         try:
-            return self._receive(sid, data)
+            self.dispatch(sid, data)
+        except InvalidPacket as exc:
+            self.close(sid, str(exc), data)
         except Exception:
-            # python-socketio raises on packets it cannot decode (broken JSON, an event that is
-            # not a list, ...). The chat's own handlers answer every fault themselves, so what
-            # gets here is client garbage: logged quietly, so a client cannot flood the log.
-            logger.debug("dropped a malformed packet from %s: %.200r", sid, data, exc_info=True)
-            return None
+            # The chat's own handlers answer every fault themselves; kept quiet as before, so that
+            # whatever a client still finds to make a handler raise cannot flood the log.
+            logger.debug("a handler raised on a packet from %s: %.200r", sid, data, exc_info=True)
         finally:
             now = time.monotonic()
             if now - self._last_yield >= TURN:
                 self._last_yield = now
                 self.eio.sleep(0)
+
+    def dispatch(self, eio_sid: str, data: str) -> None:
+        """Hand a packet to python-socketio's handler for its type; raise InvalidPacket if it may not be sent now."""
+        server = self.server
+        packet = decode(server.packet_class, data)
+        namespace = packet.namespace or "/"
+        connected = namespaces.is_connected(server, eio_sid, namespace)
+        if packet.packet_type == CONNECT:
+            if connected:
+                raise InvalidPacket(f"a CONNECT to {namespace}, already connected")
+            if not namespaces.is_known(server, namespace):
+                namespaces.refuse_unknown(server, eio_sid, namespace)
+                return
+            server._handle_connect(eio_sid, namespace, packet.data)
+            return
+        if not connected:
+            raise InvalidPacket(f"a packet for {namespace:.100}, not connected")
+        if packet.packet_type == EVENT:
+            server._handle_event(eio_sid, namespace, packet.id, packet.data)
+        elif packet.packet_type == ACK:
+            server._handle_ack(eio_sid, namespace, packet.id, packet.data)
+        elif packet.packet_type == DISCONNECT:
+            server._handle_disconnect(eio_sid, namespace, server.reason.CLIENT_DISCONNECT)
+
+    def close(self, sid: str, problem: str, data: str) -> None:
+        """Close the Engine.IO session ``sid`` that sent an invalid packet, as socket.io's Node server does."""
+        # Quietly: a client must not be able to flood the log.
+        logger.debug("closed %s for an invalid Socket.IO packet (%s): %.200r", sid, problem, data)
+        engineio_socket = self.eio.sockets.get(sid)
+        if engineio_socket is not None:
+            # Not abort: the CLOSE packet ends a waiting long-polling GET, and the WebSocket writer.
+            engineio_socket.close(wait=False, reason=self.eio.reason.TRANSPORT_ERROR)

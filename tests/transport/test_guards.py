@@ -5,9 +5,14 @@ from __future__ import annotations
 import queue
 import time
 
-from chatserver.transport.malformed import undecodable
+import pytest
+from socketio.packet import Packet as SocketIOPacket
+
+from chatserver.transport.malformed import refused_over_websocket, undecodable
 from chatserver.transport.packetfilter import is_binary
+from chatserver.transport.packetrules import InvalidPacket, decode
 from chatserver.transport.sendqueue import FLUSH_WAIT, PACKET_OVERHEAD, bounded_queue_class
+from chatserver.transport.upgrade import without_noops
 
 
 class Packet:
@@ -72,3 +77,37 @@ def test_messages_engineio_cannot_decode_are_recognised():
         assert undecodable(message), message
     for message in ["2", "3probe", "40", '42["message",{}]', "9", "bYWJj", "b", b"\xff\x00", b"", None]:
         assert not undecodable(message), message
+
+
+def test_engineio_packets_socketio_closes_a_websocket_for_are_recognised():
+    for message in ["abc", "", "7", "8x", "9", "2", "2probe", "\u0663"]:
+        assert refused_over_websocket(message), message
+    for message in ["3", "3probe", "40", "1", "5", "6", b"\x01", None]:
+        assert not refused_over_websocket(message), message
+    assert not refused_over_websocket("2probe", upgrading=True)
+    assert refused_over_websocket("2", upgrading=True)
+
+
+@pytest.mark.parametrize("encoded", [
+    "", "7", "5", "\u0663", "abc", "2", "2[]", '2"x"', "2{}", "2[null]", "2[true]", '2[{"a":1}]', "2[[1]]",
+    '2["x",', "2 ", "3", "3{}", '1{"a":1}', '0"token"', "0[]", '4{"message":"x"}', '21-["x"]', '2abc["x"]',
+])
+def test_socketio_packets_socketio_refuses_raise_invalid_packet(encoded):
+    with pytest.raises(InvalidPacket):
+        decode(SocketIOPacket, encoded)
+
+
+@pytest.mark.parametrize("encoded", [
+    '2["message",{}]', '212["message"]', "2[7]", "2[1.5]", '2["disconnect"]', "3[]", '31["a",1]', "1",
+    "1/chat,", "0", '0{"token":"x"}', "0/chat,", '2/chat,["x"]',
+])
+def test_well_formed_socketio_packets_decode(encoded):
+    assert decode(SocketIOPacket, encoded).packet_type == int(encoded[0])
+
+
+def test_no_noop_is_sent_over_a_websocket():
+    sent = []
+    send = without_noops(sent.append)
+    for message in ["6", "40", "6", "2", b"6", "60"]:
+        send(message)
+    assert sent == ["40", "2", b"6", "60"]

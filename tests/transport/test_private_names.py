@@ -313,6 +313,10 @@ HEADDEADLINE = "chatserver.transport.eventlet.headdeadline (HeadDeadlineProtocol
 SERVER = "chatserver.transport.eventlet.server (run, GracefulShutdown)"
 HANDSHAKE = "chatserver.transport.handshake (ExactPingInterval)"
 MALFORMED = "chatserver.transport.malformed (CheckedWebSocket, UndecodablePostGuard)"
+NAMESPACES = "chatserver.transport.namespaces (is_known, is_connected, refuse_unknown)"
+POLLING = "chatserver.transport.polling (PolledSocket, PollingGuard)"
+UPGRADE = "chatserver.transport.upgrade (without_noops)"
+PACKETRULES = "chatserver.transport.packetrules (decode)"
 
 SIO, EIO, EVENTLET, FSIO, SWS = "python-socketio", "python-engineio", "eventlet", "flask-socketio", "simple-websocket"
 
@@ -356,8 +360,38 @@ RELIANCES = [
         lookup("socketio.packet:Packet.__init__"), "data_is_binary")),
     Reliance(SIO, "Server._handle_eio_connect", ADMISSION, parameters(
         lookup("socketio:Server._handle_eio_connect"), "self", "eio_sid", "environ")),
-    Reliance(SIO, "Server._handle_eio_message", PACKETFILTER, parameters(
+    Reliance(SIO, "Server._handle_eio_message", PACKETFILTER + " takes its place", parameters(
         lookup("socketio:Server._handle_eio_message"), "self", "eio_sid", "data")),
+    Reliance(SIO, "Server._handle_eio_message body", PACKETFILTER + ": dispatch sends each packet type where it "
+             "does, and refuses what it refuses", touches_exactly(
+                 lookup("socketio:Server._handle_eio_message"),
+                 "_binary_packet", "add_attachment", "packet_type", "packet", "BINARY_EVENT", "_handle_event",
+                 "namespace", "id", "data", "_handle_ack", "packet_class", "CONNECT", "_handle_connect",
+                 "DISCONNECT", "_handle_disconnect", "reason", "CLIENT_DISCONNECT", "EVENT", "ACK", "BINARY_ACK",
+                 "manager", "sid_from_eio_sid", "ValueError", "CONNECT_ERROR")),
+    Reliance(SIO, "Server._handle_connect", PACKETFILTER, parameters(
+        lookup("socketio:Server._handle_connect"), "self", "eio_sid", "namespace", "data")),
+    Reliance(SIO, "Server._handle_connect knows a namespace by handlers, namespace_handlers, namespaces",
+             NAMESPACES + ": is_known makes the same test", touches(
+                 lookup("socketio:Server._handle_connect"), "handlers", "namespace_handlers", "namespaces",
+                 "pre_connect")),
+    *(Reliance(SIO, f"Server().{name}", NAMESPACES, attribute(sio_server, name, kind))
+      for name, kind in (("handlers", dict), ("namespace_handlers", dict), ("namespaces", (list, str)))),
+    Reliance(SIO, "Server._handle_event", PACKETFILTER, parameters(
+        lookup("socketio:Server._handle_event"), "self", "eio_sid", "namespace", "id", "data")),
+    Reliance(SIO, "Server._handle_ack", PACKETFILTER, parameters(
+        lookup("socketio:Server._handle_ack"), "self", "eio_sid", "namespace", "id", "data")),
+    Reliance(SIO, "Server._handle_disconnect", PACKETFILTER, parameters(
+        lookup("socketio:Server._handle_disconnect"), "self", "eio_sid", "namespace", "reason")),
+    Reliance(SIO, "Server.reason.CLIENT_DISCONNECT", PACKETFILTER, attribute(
+        lookup("socketio:Server.reason"), "CLIENT_DISCONNECT", str)),
+    Reliance(SIO, "Server._send_packet", NAMESPACES, parameters(
+        lookup("socketio:Server._send_packet"), "self", "eio_sid", "pkt")),
+    Reliance(SIO, "Manager.sid_from_eio_sid", NAMESPACES, parameters(
+        lookup("socketio:Manager.sid_from_eio_sid"), "self", "eio_sid", "namespace")),
+    Reliance(SIO, "Packet(encoded_packet=...).attachment_count", PACKETRULES + ": text packets may announce none",
+             holds(lambda: lookup("socketio.packet:Packet")()(encoded_packet='21-["a"]').attachment_count == 1,
+                   "a decoded packet no longer tells its attachment count")),
     Reliance(SIO, "Server._handle_eio_disconnect", ADMISSION, parameters(
         lookup("socketio:Server._handle_eio_disconnect"), "self", "eio_sid", "reason")),
     Reliance(SIO, "Server().eio.handlers", ADMISSION + ", " + PACKETFILTER + ", " + HANDSHAKE + " and " + MALFORMED,
@@ -396,12 +430,27 @@ RELIANCES = [
         lookup("engineio:Server.create_queue"), "self", "*args", "**kwargs")),
     Reliance(EIO, "BaseSocket.__init__ calls server.create_queue", SENDQUEUE, touches(
         lookup("engineio.base_socket:BaseSocket.__init__"), "create_queue", "queue")),
-    Reliance(EIO, "Server().handlers", ADMISSION + ", " + PACKETFILTER + ", " + HANDSHAKE + " and " + MALFORMED,
+    Reliance(EIO, "Server().handlers", ADMISSION + ", " + PACKETFILTER + ", " + HANDSHAKE + ", " + POLLING + " and "
+             + MALFORMED,
              attribute(eio_server, "handlers", dict)),
     Reliance(EIO, "Server().sockets", FANOUT + ", " + SENDQUEUE + ", " + SERVER + ", " + HANDSHAKE + " and "
              + MALFORMED, attribute(eio_server, "sockets", dict)),
     Reliance(EIO, "Server.reason.SERVER_DISCONNECT", SENDQUEUE, attribute(
         lookup("engineio:Server.reason"), "SERVER_DISCONNECT", str)),
+    Reliance(EIO, "Server.reason.TRANSPORT_ERROR", PACKETFILTER + " and " + POLLING, attribute(
+        lookup("engineio:Server.reason"), "TRANSPORT_ERROR", str)),
+    Reliance(EIO, "Socket.handle_get_request", POLLING + " replaces it on each socket", check_all(
+        parameters(lookup("engineio.socket:Socket.handle_get_request"), "self", "environ", "start_response"),
+        touches(lookup("engineio.socket:Socket.handle_get_request"), "poll", "upgrade_protocols", "upgrading",
+                "upgraded"))),
+    Reliance(EIO, "Server.handle_request calls socket.handle_get_request", POLLING + ": the EngineIOError it "
+             "raises gets 400", touches(lookup("engineio:Server.handle_request"), "handle_get_request",
+                                        "EngineIOError")),
+    Reliance(EIO, "Socket.poll returns [] when the queue ends without a packet", POLLING + ": that GET gets a NOOP",
+             touches(lookup("engineio.socket:Socket.poll"), "queue", "get")),
+    Reliance(EIO, "Socket().upgrade_protocols", POLLING, attribute(eio_socket, "upgrade_protocols", list)),
+    Reliance(EIO, "Socket._websocket_handler ends the poll with a queued NOOP", UPGRADE + ": the NOOP is not sent "
+             "over the WebSocket", touches(lookup("engineio.socket:Socket._websocket_handler"), "NOOP", "queue")),
     Reliance(EIO, "Server.send_packet body", FANOUT + ": emit sends to the socket directly", touches_exactly(
         lookup("engineio:Server.send_packet"), "_get_socket", "KeyError", "logger", "warning", "send")),
     Reliance(EIO, "BaseServer._get_socket body", FANOUT + ": emit skips closed sockets as it does", touches_exactly(
@@ -415,9 +464,9 @@ RELIANCES = [
     *(Reliance(EIO, f"Socket().{name}", WEBSOCKET + ", " + SENDQUEUE + ", " + SERVER + " and " + HANDSHAKE,
                attribute(eio_socket, name))
       for name in ("queue", "upgraded", "upgrading", "closed", "sid")),
-    Reliance(EIO, "Socket.check_ping_timeout", WEBSOCKET, parameters(
+    Reliance(EIO, "Socket.check_ping_timeout", WEBSOCKET + " and " + POLLING, parameters(
         lookup("engineio.socket:Socket.check_ping_timeout"), "self")),
-    Reliance(EIO, "Socket.close", SENDQUEUE + " and " + SERVER, parameters(
+    Reliance(EIO, "Socket.close", SENDQUEUE + ", " + SERVER + ", " + PACKETFILTER + " and " + POLLING, parameters(
         lookup("engineio.socket:Socket.close"), "self", "wait", "abort", "reason")),
     Reliance(EIO, "Socket._upgrade_websocket", SENDQUEUE + " and " + MALFORMED + ": the WebSocket app is made from "
              "_async['websocket'] with the socket's bound _websocket_handler", touches(
@@ -452,6 +501,9 @@ RELIANCES = [
     Reliance(EIO, "Server.handle_request calls socket.handle_post_request", MALFORMED + ": the EngineIOError it "
              "raises gets 400", touches(lookup("engineio:Server.handle_request"), "handle_post_request",
                                         "EngineIOError")),
+    Reliance(SIO, "Server.handle_request calls self.eio.handle_request", "chatserver.transport.transportquery "
+             "(RequireTransport replaces eio.handle_request on the server)", touches(
+                 lookup("socketio:Server.handle_request"), "eio", "handle_request")),
     Reliance(EIO, "WSGIApp().engineio_path", INSTALL + ": the admission middleware's path", holds(
         lambda: flask_socketio().sockio_mw.engineio_path == "/socket.io/",
         "sockio_mw.engineio_path is not /socket.io/")),
