@@ -614,7 +614,8 @@ function stateNodes(conv, msg) {
   if (state === 'sending') return [element('p', 'state sending', t('sending'))];
   if (state === 'stored') return [element('p', 'state stored', t('willBeDelivered', { id: conv.id }))];
   if (conv.kind === 'user' && conv.peerRead && msg.timestamp <= conv.peerRead) return [element('p', 'state read', t('read'))];
-  if (msg.localId) return [element('p', 'state sent', t('sent'))];
+  // Everyone and rooms echo our message back, which is proof enough; one-to-one shows the ack.
+  if (msg.localId && conv.kind === 'user') return [element('p', 'state sent', t('sent'))];
   return [];
 }
 

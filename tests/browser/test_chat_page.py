@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from chatserver.chat.texts import TEXTS
+
 from support import RecordingClient, ServerProcess, chatserver_command, free_port
 
 CHROMIUM = Path(os.environ.get("CHATSERVER_CHROMIUM", "/usr/bin/chromium"))
@@ -227,6 +228,7 @@ def test_rooms_create_join_invite_members_and_leave(server, pages):
     owner.click("#membersButton")
     expect(owner.locator("#membersList li")).to_have_count(2)
     expect(owner.locator("#membersList li[data-id=room-guest]")).to_contain_text("online")
+    expect(owner.locator("#conversationSub")).to_have_text("2 members")
 
     member.click("#leaveButton")
     expect(member.locator("#conversationTitle")).to_have_text("Everyone")
