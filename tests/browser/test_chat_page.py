@@ -428,3 +428,44 @@ def test_server_restart_reconnects_signs_back_in_and_catches_up(pages, tmp_path)
         expect(page.locator("#messageInput")).to_have_value("")
     finally:
         server.stop()
+
+
+def test_connect_elsewhere_says_what_is_wrong_in_plain_words(server, pages):
+    page = pages(server)
+    page.click("#elsewhere summary")
+    page.fill("#portInput", str(free_port()))  # nothing listens there
+    page.click("#connectButton")
+    expect(page.locator("#status")).to_contain_text("Cannot reach the chat server at 127.0.0.1:")
+    expect(page.locator("#status")).not_to_contain_text("xhr")
+    page.fill("#portInput", str(server.port))
+    page.click("#connectButton")
+    expect(page.locator("#status")).to_be_hidden()
+    sign_in(page, "wanderer")
+
+
+def test_screenshot_for_the_readme(server, pages):
+    """Three people, a room and a direct message: the picture in the README (artifacts/readme.png)."""
+    for user in ("mina", "joon"):
+        register_with_client(server, user)
+    mina, joon, sam = pages(server), pages(server), pages(server)
+    sign_in(mina, "mina", PASSWORD, alias="Mina")
+    sign_in(joon, "joon", PASSWORD, alias="Joon")
+    sign_in(sam, "sam", alias="Sam")
+    mina.click("#newRoomButton")
+    mina.fill("#roomIdInput", "release")
+    mina.fill("#roomNameInput", "Release planning")
+    mina.click("#roomForm button[type=submit]")
+    for page in (joon, sam):
+        page.click("#otherRoomList li[data-id=release] button")
+        expect(page.locator("#conversationTitle")).to_have_text("Release planning")
+    send(mina, "Morning! The release notes draft is up: https://example.org/notes")
+    send(mina, "Could you both read it before lunch?")
+    send(joon, "On it. The Korean page texts are in too.")
+    send(sam, "Looks good to me, one typo in the second section.")
+    open_direct(joon, "mina")
+    send(joon, "Got a minute after the call?")
+    expect(mina.locator("#users li[data-id=joon] .badge")).to_have_text("1")
+    sam.type("#messageInput", "Fixed")
+    expect(mina.locator("#typing")).to_have_text("Sam is typing")
+    expect(mina.locator("#results .message .data")).to_have_count(4)
+    screenshot(mina, "readme")
