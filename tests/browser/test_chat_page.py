@@ -469,3 +469,41 @@ def test_screenshot_for_the_readme(server, pages):
     expect(mina.locator("#typing")).to_have_text("Sam is typing")
     expect(mina.locator("#results .message .data")).to_have_count(4)
     screenshot(mina, "readme")
+
+
+def test_a_dropped_connection_catches_up_with_history(server, pages):
+    """The network goes away (not the server): what was said meanwhile comes in through `history` `after`."""
+    register_with_client(server, "roamer")
+    page = pages(server)
+    network = {"up": True, "sockets": []}
+
+    def http(route):
+        route.continue_() if network["up"] else route.abort()
+
+    def websocket(ws):
+        if not network["up"]:
+            ws.close()
+            return
+        network["sockets"].append((ws, ws.connect_to_server()))
+
+    page.route(re.compile(r"/socket\.io/"), http)
+    page.route_web_socket(re.compile(r"/socket\.io/"), websocket)
+    page.reload()  # so the page's own connection goes through the routes above
+    sign_in(page, "roamer", PASSWORD)
+    send(page, "about to go through a tunnel")
+    expect(page.locator("#results .message.mine .data")).to_have_text(["about to go through a tunnel"])
+
+    network["up"] = False
+    for to_page, to_server in network["sockets"]:
+        to_page.close()
+        to_server.close()
+    expect(page.locator("#status")).to_have_text(re.compile("Reconnecting|Cannot reach"))
+    talker = RecordingClient(server.url)
+    assert talker.call("login", {"id": "stay-at-home"})["code"] == "200"
+    assert talker.call("message", {"recepient": "ALL", "data": "said while roamer was away"})["code"] == "200"
+    talker.close()
+
+    network["up"] = True
+    expect(page.locator("#status")).to_be_hidden(timeout=20_000)
+    expect(page.locator("#results .message .data").last).to_have_text("said while roamer was away")
+    expect(page.locator("#results .message", has_text="about to go through a tunnel")).to_have_count(1)
