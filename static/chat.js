@@ -16,7 +16,7 @@ const el = {
   newRoom: $('newRoomButton'), roomForm: $('roomForm'), roomId: $('roomIdInput'), roomName: $('roomNameInput'),
   roomPrivate: $('roomPrivateInput'), roomCancel: $('roomCancelButton'),
   back: $('backButton'), title: $('conversationTitle'), sub: $('conversationSub'),
-  roomActions: $('roomActions'), membersButton: $('membersButton'), leave: $('leaveButton'),
+  roomActions: $('roomActions'), membersButton: $('membersButton'), leave: $('leaveButton'), deleteRoom: $('deleteRoomButton'),
   membersPanel: $('membersPanel'), membersList: $('membersList'), inviteForm: $('inviteForm'), invite: $('inviteInput'),
   results: $('results'), typing: $('typing'), messageForm: $('messageForm'), message: $('messageInput'), send: $('sendButton'),
 };
@@ -526,6 +526,14 @@ function renderHeader() {
   else if (conv.kind === 'room') el.sub.textContent = t('membersCount', { n: rooms.get(conv.id)?.members ?? '?' });
   else el.sub.textContent = conv.id + ' · ' + t(users.has(conv.id) ? 'online' : 'offline');
   el.roomActions.hidden = conv.kind !== 'room';
+  // A room always has its owner: the owner deletes it instead of leaving.
+  const owner = conv.kind === 'room' && rooms.get(conv.id)?.owner === me?.id;
+  el.leave.hidden = owner;
+  el.deleteRoom.hidden = !owner;
+  if (el.deleteRoom.dataset.armed !== conv.key) {
+    delete el.deleteRoom.dataset.armed;
+    el.deleteRoom.textContent = t('deleteRoom');
+  }
   el.message.placeholder = t('messagePlaceholder', { name: titleOf(conv) });
 }
 
@@ -730,6 +738,21 @@ async function leaveRoom() {
   openConversation('ALL');
 }
 
+async function deleteRoom() {
+  const conv = conversation(openKey);
+  // Two presses, no dialog: the first turns the button into the question.
+  if (el.deleteRoom.dataset.armed !== conv.key) {
+    el.deleteRoom.dataset.armed = conv.key;
+    el.deleteRoom.textContent = t('deleteRoomConfirm', { room: titleOf(conv) });
+    return;
+  }
+  const answer = await request('room', { command: 'delete', roomId: conv.id });
+  if (String(answer.code) !== '200') return notice(answer.message || String(answer.code), 'error');
+  joined.delete(conv.id);
+  conversations.delete(conv.key);
+  openConversation('ALL');
+}
+
 async function showMembers() {
   const open = el.membersPanel.hidden;
   el.membersPanel.hidden = !open;
@@ -820,6 +843,7 @@ el.signout.addEventListener('click', signOut);
 el.newRoom.addEventListener('click', () => toggleRoomForm(el.roomForm.hidden));
 el.roomCancel.addEventListener('click', () => toggleRoomForm(false));
 el.leave.addEventListener('click', leaveRoom);
+el.deleteRoom.addEventListener('click', deleteRoom);
 el.membersButton.addEventListener('click', showMembers);
 el.back.addEventListener('click', () => { document.body.dataset.view = 'list'; });
 el.notify.addEventListener('click', async () => {

@@ -230,10 +230,17 @@ def test_rooms_create_join_invite_members_and_leave(server, pages):
     expect(owner.locator("#membersList li[data-id=room-guest]")).to_contain_text("online")
     expect(owner.locator("#conversationSub")).to_have_text("2 members")
 
+    expect(owner.locator("#leaveButton")).to_be_hidden()  # the owner deletes instead
     member.click("#leaveButton")
     expect(member.locator("#conversationTitle")).to_have_text("Everyone")
     expect(member.locator("#roomList li[data-id=secret]")).to_have_count(0)
     screenshot(owner, "rooms")
+
+    owner.click("#deleteRoomButton")
+    expect(owner.locator("#deleteRoomButton")).to_have_text("Delete secret for everyone? Press again")
+    owner.click("#deleteRoomButton")
+    expect(owner.locator("#conversationTitle")).to_have_text("Everyone")
+    expect(owner.locator("#roomList li")).to_have_count(1)  # the lobby
 
 
 def test_history_loads_as_you_scroll_up(server, pages):
@@ -384,8 +391,15 @@ def test_phone_size_dark_theme_and_keyboard_only(server, pages):
     screenshot(page, "phone-dark-sidebar")
 
 
-def test_title_badge_while_the_tab_is_hidden(server, pages):
+def test_title_badge_and_notification_while_the_tab_is_hidden(server, pages):
     watcher, talker = pages(server), pages(server)
+    # Headless Chromium shows no notifications: a stand-in records what the page asks for.
+    watcher.add_init_script("""
+        window.shown = [];
+        window.Notification = class { constructor(title, options) { window.shown.push([title, options.body]); } };
+        window.Notification.permission = 'granted';
+    """)
+    watcher.reload()
     sign_in(watcher, "watcher")
     sign_in(talker, "talker")
     watcher.evaluate("""() => {
@@ -394,6 +408,7 @@ def test_title_badge_while_the_tab_is_hidden(server, pages):
     }""")
     send(talker, "are you there?")
     expect(watcher).to_have_title("(1) chatserver")
+    assert watcher.evaluate("() => window.shown") == [["New message from talker", "are you there?"]]
     watcher.evaluate("""() => {
         Object.defineProperty(document, 'hidden', { configurable: true, get: () => false });
         document.dispatchEvent(new Event('visibilitychange'));
