@@ -104,8 +104,15 @@ function whereText() {
   return `${el.host.value.trim() || location.hostname}${el.port.value.trim() ? ':' + el.port.value.trim() : ''}`;
 }
 
+/** Offer guests and registration as the page's own server allows; another server decides for itself. */
+function offerSignInKinds(ownServer) {
+  el.guest.hidden = ownServer && document.body.dataset.guests === 'off';
+  el.register.hidden = ownServer && document.body.dataset.registration === 'closed';
+}
+
 /** Connect (again) to the server the host and port fields name; the client retries on its own. */
 function connect() {
+  offerSignInKinds(serverUrl() === `${location.protocol}//${location.host}`);
   if (socket) {
     socket.removeAllListeners();
     socket.disconnect();
@@ -151,12 +158,25 @@ function showStatus(state, text) {
 }
 
 /** Emit with an acknowledgement that fails after a timeout instead of waiting forever. */
-function request(event, payload) {
+async function request(event, payload) {
+  // Someone quick may sign in before the first connection is up: give it a moment.
+  if (!connected && socket && (event === 'login' || event === 'register')) await connection(ACK_TIMEOUT_MS);
   return new Promise((resolve) => {
+    // Not queued for later: a message sent after its failure was shown would arrive twice.
     if (!socket || !connected) return resolve({ code: 'offline', message: t('reconnecting') });
     socket.timeout(ACK_TIMEOUT_MS).emit(event, payload, (err, answer) => {
       resolve(err ? { code: 'timeout', message: t('noAnswer') } : answer || {});
     });
+  });
+}
+
+/** Resolves once connected, or after `ms`. */
+function connection(ms) {
+  return new Promise((resolve) => {
+    const s = socket;
+    const done = () => { clearTimeout(timer); s.off('connect', done); resolve(); };
+    const timer = setTimeout(done, ms);
+    s.once('connect', done);
   });
 }
 

@@ -522,3 +522,16 @@ def test_a_dropped_connection_catches_up_with_history(server, pages):
     expect(page.locator("#status")).to_be_hidden(timeout=20_000)
     expect(page.locator("#results .message .data").last).to_have_text("said while roamer was away")
     expect(page.locator("#results .message", has_text="about to go through a tunnel")).to_have_count(1)
+
+
+def test_a_server_without_guests_or_registration_offers_neither(pages, tmp_path):
+    port = free_port()
+    env = {"CHATSERVER_GUESTS": "off", "CHATSERVER_REGISTRATION": "closed"}
+    with ServerProcess(chatserver_command(port), port, env=env, log_dir=tmp_path) as closed:
+        page = pages(closed)
+        expect(page.locator("#signinButton")).to_be_visible()
+        expect(page.locator("#guestButton")).to_be_hidden()
+        expect(page.locator("#registerButton")).to_be_hidden()
+        page.fill("#idInput", "nobody")
+        page.click("#signinButton")  # no password: would be a guest, and there are none
+        expect(page.locator("#signinError")).to_have_text(TEXTS["en"]["401-login"])
