@@ -508,7 +508,7 @@ function convButton(key, label, extra = {}) {
     parts.push(t('unread', { n: conv.unread }));
   }
   button.setAttribute('aria-label', parts.join(', '));
-  button.addEventListener('click', () => openConversation(key));
+  button.addEventListener('click', () => { openConversation(key); el.message.focus(); });
   li.append(button);
   return li;
 }
@@ -521,7 +521,7 @@ function renderSidebar() {
   const others = [...rooms.values()].filter((room) => !joined.has(String(room.id))).map((room) => {
     const li = document.createElement('li');
     li.dataset.id = room.id;
-    li.append(element('span', 'name', room.name || room.id), element('span', 'sub', t('membersCount', { n: room.members })));
+    li.append(element('span', 'name', room.name || room.id), element('span', 'sub', membersText(room.members)));
     const join = element('button', 'small', t('join'));
     join.type = 'button';
     join.setAttribute('aria-label', `${t('join')} ${room.name || room.id}`);
@@ -542,8 +542,8 @@ function renderSidebar() {
 function renderHeader() {
   const conv = conversation(openKey);
   el.title.textContent = titleOf(conv);
-  if (conv.kind === 'all') el.sub.textContent = `${users.size} ${t('online')}`;
-  else if (conv.kind === 'room') el.sub.textContent = t('membersCount', { n: rooms.get(conv.id)?.members ?? '?' });
+  if (conv.kind === 'all') el.sub.textContent = t('onlineCount', { n: users.size });
+  else if (conv.kind === 'room') el.sub.textContent = membersText(rooms.get(conv.id)?.members ?? '?');
   else el.sub.textContent = conv.id + ' · ' + t(users.has(conv.id) ? 'online' : 'offline');
   el.roomActions.hidden = conv.kind !== 'room';
   // A room always has its owner: the owner deletes it instead of leaving.
@@ -556,6 +556,8 @@ function renderHeader() {
   }
   el.message.placeholder = t('messagePlaceholder', { name: titleOf(conv) });
 }
+
+const membersText = (n) => (n === 1 ? t('membersCountOne') : t('membersCount', { n }));
 
 function renderTyping() {
   const conv = conversation(openKey);
@@ -649,23 +651,18 @@ function stateNodes(conv, msg) {
 
 // --- sending -------------------------------------------------------------------------
 
-let composing = null; // the message the composer's text went out as, until its answer came
-
 function sendMessage() {
   const data = el.message.value;
-  if (!data.trim() || !me || composing) return;
+  if (!data.trim() || !me) return;
   const conv = conversation(openKey);
+  // The text stays in the composer until the server answered (a refused message loses nothing);
+  // Enter again meanwhile must not send it twice, but the next message may go at once.
+  if (conv.messages.some((m) => m.state === 'sending' && m.data === data)) return;
   const msg = { localId: ++localIds, sender: me.id, recepient: conv.id, command: commandOf(conv), data, timestamp: Date.now(), state: 'sending' };
   conv.messages.push(msg);
   typingStopped();
   renderMessages('bottom');
-  // The text stays in the composer until the server answered: a refused message loses nothing.
-  composing = msg;
-  el.messageForm.setAttribute('aria-busy', 'true');
-  deliver(conv, msg).then(() => {
-    composing = null;
-    el.messageForm.removeAttribute('aria-busy');
-  });
+  deliver(conv, msg);
 }
 
 /** Send one message and show its fate; a failed message keeps its text and offers a retry. */
