@@ -203,6 +203,12 @@ async function login(payload, automatic = false) {
   const kept = savedSession();
   saveSession({ id: me.id, alias: me.alias, token: answer.token || kept?.token || undefined, registered: me.registered });
   el.password.value = '';
+  if (!first && !me.registered) {
+    // A guest's memberships end with its last socket: after a drop it starts with no rooms.
+    for (const id of joined) conversations.delete(keyOf('room', id));
+    joined.clear();
+    if (openKey.startsWith('r:')) openKey = 'ALL';
+  }
   showApp();
   if (!first) return catchUp();
   if (me.registered) request('conversations', {}); // direct messages, joined rooms, unread counts

@@ -279,8 +279,13 @@ def test_reload_signs_you_back_in_and_sign_out_forgets(server, pages):
     expect(page.locator("#results .message .data").last).to_have_text("before reload")
     expect(page.locator("#guestBadge")).to_be_hidden()
 
+    token = page.evaluate("() => JSON.parse(localStorage.getItem('chatserver.session')).token")
     page.click("#signoutButton")
     expect(page.locator("#signin")).to_be_visible()
+    assert page.evaluate("() => localStorage.getItem('chatserver.session')") is None
+    client = RecordingClient(server.url)  # signing out revoked the kept token
+    assert client.call("login", {"id": "reloader", "token": token})["code"] == "401"
+    client.close()
     expect(page.locator("#signinError")).to_have_text("You signed out.")
     page.reload()
     expect(page.locator("#signin")).to_be_visible()
