@@ -207,9 +207,9 @@ async function login(payload, automatic = false) {
     // A guest's memberships end with its last socket: after a drop it starts with no rooms.
     for (const id of joined) conversations.delete(keyOf('room', id));
     joined.clear();
-    if (openKey.startsWith('r:')) openKey = 'ALL';
   }
   showApp();
+  if (!first && !conversations.has(openKey)) openConversation('ALL');
   if (!first) return catchUp();
   if (me.registered) request('conversations', {}); // direct messages, joined rooms, unread counts
   openConversation(openKey);
