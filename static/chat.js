@@ -135,7 +135,8 @@ function connect() {
   });
   s.on('disconnect', (reason) => {
     connected = false;
-    // The server or we ended it on purpose: the client will not retry, so neither do we.
+    // The server ended it (a restart, a kick): the client does not retry that by itself. We do,
+    // so a restarted server gets us back; a kicked or banned user hears it from the login.
     if (reason === 'io server disconnect') s.connect();
     showStatus('reconnecting', t('reconnecting'));
     renderComposer();
@@ -188,12 +189,17 @@ async function login(payload, automatic = false) {
   if (signingIn !== payload) return;
   signingIn = null;
   if (String(answer.code) !== '200') {
-    if (automatic && String(answer.code) === '401') {
-      // The kept token expired or was revoked: back to the form, with the id filled in.
+    const code = String(answer.code);
+    if (automatic && (code === '401' || code === '403')) {
+      // The kept token expired or was revoked, or the account was banned: back to the form.
       forgetSession();
       me = null;
-      showSignin(t('sessionExpired'), payload.id);
-    } else if (!automatic) {
+      reset();
+      showSignin(code === '401' ? t('sessionExpired') : answer.message, payload.id);
+    } else if (automatic) {
+      // Passing trouble (database down, no answer): say so; the next reconnect tries again.
+      showStatus('error', answer.message || code);
+    } else {
       el.signinError.textContent = answer.message || String(answer.code);
     }
     return;
