@@ -18,7 +18,7 @@ const el = {
   back: $('backButton'), title: $('conversationTitle'), sub: $('conversationSub'),
   roomActions: $('roomActions'), membersButton: $('membersButton'), leave: $('leaveButton'), deleteRoom: $('deleteRoomButton'),
   membersPanel: $('membersPanel'), membersList: $('membersList'), inviteForm: $('inviteForm'), invite: $('inviteInput'),
-  results: $('results'), typing: $('typing'), messageForm: $('messageForm'), message: $('messageInput'), send: $('sendButton'),
+  results: $('results'), announcer: $('announcer'), typing: $('typing'), messageForm: $('messageForm'), message: $('messageInput'), send: $('sendButton'),
 };
 
 let namespace = document.body.dataset.namespace || '/';
@@ -348,6 +348,7 @@ function onMessage(msg) {
   if (conv.key === openKey) {
     renderMessages();
     if (seen) markRead(conv);
+    if (!mine) el.announcer.textContent = `${nameOf(msg.sender)}: ${msg.data}`;
   }
   renderSidebar();
 }

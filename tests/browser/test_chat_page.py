@@ -124,6 +124,7 @@ def test_two_people_register_sign_in_and_chat_in_everyone(server, pages):
     for page in (alice, bob):
         expect(page.locator("#results .message .data")).to_have_text(["hello everyone"])
     expect(alice.locator("#results .message.mine")).to_have_count(1)
+    expect(bob.locator("#announcer")).to_have_text("Alice: hello everyone")  # read out by screen readers
     expect(bob.locator("#results .message.mine")).to_have_count(0)
     expect(alice.locator("#messageInput")).to_have_value("")
     expect(alice.locator("#results .day")).to_have_text(["Today"])
@@ -389,7 +390,8 @@ def test_phone_size_dark_theme_and_keyboard_only(server, pages):
     assert box["y"] + box["height"] <= 740 and box["y"] > 600
     screenshot(page, "phone-dark")
 
-    page.click("#backButton")
+    # Accessible names are words: the arrow on the back button is not part of it.
+    page.get_by_role("button", name="Back to conversations", exact=True).click()
     expect(page.locator("#allList")).to_be_visible()
     expect(page.locator("#results")).to_be_hidden()
     assert no_wider_than(page, 375)
