@@ -840,9 +840,12 @@ function notice(text, kind, action) {
 function alertHidden(conv, msg) {
   hiddenUnread += 1;
   updateTitle();
-  if ('Notification' in window && Notification.permission === 'granted') {
+  if (!('Notification' in window) || Notification.permission !== 'granted') return;
+  try {
     const note = new Notification(t('notificationTitle', { name: nameOf(msg.sender) }), { body: String(msg.data).slice(0, 140), tag: conv.key });
     note.onclick = () => { window.focus(); openConversation(conv.key); note.close(); };
+  } catch {
+    // Android's Chrome only notifies through a service worker; the title count still tells.
   }
 }
 
