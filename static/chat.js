@@ -144,6 +144,7 @@ function connect() {
   s.on('connect_error', () => {
     // Raw transport errors ("xhr poll error") mean nothing to people: say what happens instead.
     showStatus('error', t('cannotReach', { where: whereText() }));
+    if (!me && el.signin.hidden) showSignin('', el.id.value); // the way to another server is there
   });
   s.on('response', onResponse);
   s.on('presence', onPresence);
@@ -199,6 +200,7 @@ async function login(payload, automatic = false) {
     } else if (automatic) {
       // Passing trouble (database down, no answer): say so; the next reconnect tries again.
       showStatus('error', answer.message || code);
+      if (!me) showSignin('', payload.id);
     } else {
       el.signinError.textContent = answer.message || String(answer.code);
     }
@@ -933,6 +935,10 @@ if (typeof io !== 'function') {
 } else {
   connect();
   const session = savedSession();
-  if (session) el.id.value = session.id;
-  else showSignin();
+  if (session) {
+    el.id.value = session.id;
+    el.signin.hidden = true; // signing back in by itself: no form flashing past
+  } else {
+    showSignin();
+  }
 }

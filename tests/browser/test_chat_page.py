@@ -321,6 +321,7 @@ def test_refusals_are_shown_and_nothing_typed_is_lost(server, pages):
     page.fill("#passwordInput", "wrong password")
     page.click("#signinButton")
     expect(page.locator("#signinError")).to_have_text(TEXTS["en"]["401-login"])
+    screenshot(page, "signin-refused")
     page.click("#registerButton")
     expect(page.locator("#signinError")).to_have_text(TEXTS["en"]["409-registered"])
     page.click("#guestButton")  # a guest cannot take a registered id
