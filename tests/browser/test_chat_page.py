@@ -361,6 +361,12 @@ def test_korean_page_and_server_words_and_switching_language(server, pages):
     send(page, "x" * 2001)
     expect(page.locator("#results .state.failed")).to_contain_text(TEXTS["ko"]["413"].format(limit=2000))
     screenshot(page, "korean")
+    # Switched while signed in: the page's words at once, the server's from the next answer on.
+    page.locator("#app .languageSelect").select_option("en")
+    expect(page.locator("#conversationTitle")).to_have_text("Everyone")
+    expect(page.locator("#signoutButton")).to_have_text("Sign out")
+    page.locator("#results .state.failed button", has_text="Retry").click()
+    expect(page.locator("#results .state.failed")).to_contain_text(TEXTS["en"]["413"].format(limit=2000))
 
 
 def test_phone_size_dark_theme_and_keyboard_only(server, pages):
