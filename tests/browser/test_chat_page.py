@@ -5,6 +5,7 @@ Screenshots go to tests/browser/artifacts/ (ignored by git) for a person to look
 
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -274,10 +275,13 @@ def test_reload_signs_you_back_in_and_sign_out_forgets(server, pages):
     page = pages(server)
     sign_in(page, "reloader", PASSWORD)
     send(page, "before reload")
+    # Come back "tomorrow": today's messages now sit under a "Yesterday" separator.
+    page.clock.install(time=time.time() + 24 * 3600)
     page.reload()
     expect(page.locator("#app")).to_be_visible()
     expect(page.locator("#whoami")).to_contain_text("reloader")
     expect(page.locator("#results .message .data").last).to_have_text("before reload")
+    expect(page.locator("#results .day")).to_have_text(["Yesterday"])
     expect(page.locator("#guestBadge")).to_be_hidden()
 
     token = page.evaluate("() => JSON.parse(localStorage.getItem('chatserver.session')).token")
