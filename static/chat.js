@@ -470,9 +470,16 @@ function catchUp() {
   if (me.registered) request('conversations', {});
 }
 
+const READ_EVERY_MS = 500; // a busy room sends one read mark per half second, not one per message
+
 function markRead(conv) {
   if (!me?.registered && conv.kind === 'user') return;
-  if (conv.kind === 'all' || document.hidden) return;
+  if (conv.kind === 'all' || document.hidden || conv.readTimer) return;
+  conv.readTimer = setTimeout(() => { conv.readTimer = null; sendReadMark(conv); }, READ_EVERY_MS);
+}
+
+function sendReadMark(conv) {
+  if (!me || document.hidden || conv.key !== openKey) return; // read only what is on screen
   const last = [...conv.messages].reverse().find((m) => m.id && m.sender !== me.id);
   if (!last || conv.readSent === last.id) return;
   conv.readSent = last.id;
