@@ -76,7 +76,9 @@ class ChatNamespace(Namespace):
             logger.info("connection %s from %s:%s", request.sid, address, environ.get("REMOTE_PORT"))
         else:
             logger.info("connection %s from %s via %s:%s", request.sid, address, proxy, environ.get(PROXY_PORT))
-        self.service.connect(request.sid, address)
+        # A client may ask for its `response` texts in another language than the server's default.
+        language = auth.get("lang") if isinstance(auth, dict) else None
+        self.service.connect(request.sid, address, language)
 
     def on_disconnect(self, reason: Any = None) -> None:
         """Disconnecting logs the socket out, without a response."""

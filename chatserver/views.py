@@ -37,7 +37,10 @@ CONTENT_SECURITY_POLICY = (
 @blueprint.get("/")
 def index():
     """The chat client page."""
-    page = render_template("chatserver/index.html", socketio_namespace=current_app.config["CHATSERVER_NAMESPACE"])
+    config = current_app.config
+    # The sign-in form offers only what this server allows: guests, registration.
+    page = render_template("chatserver/index.html", socketio_namespace=config["CHATSERVER_NAMESPACE"],
+                           guests=config["CHATSERVER_GUESTS"], registration=config["CHATSERVER_REGISTRATION"])
     return page, {"Content-Security-Policy": CONTENT_SECURITY_POLICY, "X-Content-Type-Options": "nosniff"}
 
 

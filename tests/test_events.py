@@ -24,6 +24,14 @@ def test_login_answers_with_response_ack_the_room_list_and_presence(connect):
     ]
 
 
+def test_lang_in_the_connect_auth_picks_the_socket_language(connect):
+    korean, english = connect(auth={"lang": "ko"}), connect()
+    assert login(korean, "alice")["message"] == "로그인되었습니다."
+    assert login(english, "bob")["message"] == "Logged in."
+    assert korean.emit("room", {"command": "join", "roomId": "nowhere"}, callback=True)["code"] == "404"
+    assert korean.emit("room", {"command": "list"}, callback=True)["message"] == "방 목록입니다."
+
+
 def test_presence_reaches_logged_in_sockets_only(connect):
     alice, bob, lurker = connect(), connect(), connect()
     login(alice, "alice")

@@ -12,6 +12,22 @@ def test_page_is_served_with_its_scripts_and_a_strict_csp(client):
     assert page.headers["X-Content-Type-Options"] == "nosniff"
 
 
+def test_page_offers_guests_and_registration_as_configured(client, tmp_path):
+    html = client.get("/").get_data(as_text=True)
+    assert 'data-guests="on"' in html and 'data-registration="open"' in html
+    closed = create_app({"TESTING": True, "CHATSERVER_GUESTS": False, "CHATSERVER_REGISTRATION": False,
+                         "CHATSERVER_DATABASE_URL": f"sqlite:///{tmp_path / 'closed.sqlite3'}"})
+    html = closed.test_client().get("/").get_data(as_text=True)
+    assert 'data-guests="off"' in html and 'data-registration="closed"' in html
+    closed.extensions["chatserver"].store.close()
+
+
+def test_page_modules_are_served(client):
+    for name in ("chat/i18n.js", "chat/text.js", "chat.css"):
+        with client.get(f"/static/chatserver/{name}") as response:
+            assert response.status_code == 200
+
+
 def test_vendored_client_and_page_script_are_served(client):
     with client.get("/static/chatserver/vendor/socket.io.min.js") as script:
         assert script.status_code == 200 and b"Socket.IO" in script.data

@@ -37,6 +37,26 @@ QUIET_EVENTS = frozenset({"typing"})
 # it behind its reply, batched. A read mark for an id not found yet is tried again after these.
 READ_RETRY_DELAYS = (0.05, 0.1, 0.2, 0.4)
 
+class Reply(dict):
+    """A `response` object that remembers its text's key, so it can be said in another language."""
+
+    def __init__(self, fields: dict, text_key: Any, details: dict) -> None:
+        super().__init__(fields)
+        self.text_key = text_key
+        self.details = details
+
+    def text(self, texts: dict) -> str:
+        """The reply's sentence from one locale's table."""
+        code = self.get("code")
+        return (texts.get(self.text_key) or texts[code]).format(**self.details)
+
+    def in_language(self, texts: dict) -> Reply:
+        """A copy whose `message` comes from ``texts``."""
+        copy = Reply(self, self.text_key, self.details)
+        copy["message"] = self.text(texts)
+        return copy
+
+
 def message_ids() -> Callable[[], str]:
     """Return a function that makes unique message ids: a random per-process prefix and a counter.
 
@@ -124,6 +144,7 @@ class ChatService:
         self.store = store
         self.accounts = accounts if accounts is not None else Accounts(store, clock=clock, monotonic=monotonic)
         self.history_on = history and store is not None
+        self.locale = locale
         self.texts = TEXTS[locale]
         self.max_message_length = max_message_length
         self.max_id_length = max_id_length
@@ -139,6 +160,8 @@ class ChatService:
         self._buckets: dict[str, TokenBucket] = {}
         self.rate_limited = 0  # events refused by the rate limit, read by the metrics
         self._addresses: dict[str, str] = {}
+        # sid -> the language its client asked for (connect auth or login `lang`), when not the default.
+        self._languages: dict[str, str] = {}
         # sid -> the session token its login gave or used; only registered users have one.
         self._tokens: dict[str, str] = {}
         # Presence changes are read-modify-write; under the threading async mode two sockets'
@@ -159,10 +182,19 @@ class ChatService:
     # -- entry point -----------------------------------------------------------------------
 
     def handle(self, sid: str, event: Any, payload: Any = None) -> Outbox:
-        """Run one client event and return what to emit; never raises."""
+        """Run one client event and return what to emit, the reply in the socket's language; never raises."""
+        outbox = self._decide(sid, event, payload)
+        language = self._languages.get(sid)
+        if language is not None and isinstance(outbox.reply, Reply):
+            outbox.reply = outbox.reply.in_language(TEXTS[language])
+        return outbox
+
+    def _decide(self, sid: str, event: Any, payload: Any) -> Outbox:
         # A client may name an event with any JSON value; only strings name actions.
         name = event if isinstance(event, str) else ""
         command = name[:MAX_LABEL_LENGTH]
+        if name == "login" and isinstance(payload, dict):
+            self.choose_language(sid, payload.get("lang"))  # its own answer, refusals too, follows it
         try:
             self._admit(sid)
             action = self._actions.get(name)
@@ -180,14 +212,23 @@ class ChatService:
             reply = self.reply(command, "500")
         return Outbox(reply=reply, respond=name not in QUIET_EVENTS)
 
-    def connect(self, sid: str, address: str) -> None:
-        """Remember a new socket's client address (failed logins are limited per address)."""
+    def connect(self, sid: str, address: str, language: Any = None) -> None:
+        """Remember a new socket's client address (failed logins are limited per address) and language."""
         self._addresses[sid] = address
+        self.choose_language(sid, language)
+
+    def choose_language(self, sid: str, language: Any) -> None:
+        """Answer this socket in ``language`` (``en``, ``ko``); anything else leaves it as it was."""
+        if language == self.locale:
+            self._languages.pop(sid, None)
+        elif isinstance(language, str) and language in TEXTS:
+            self._languages[sid] = language
 
     def disconnect(self, sid: str) -> Outbox:
         """Forget a socket that went away; its user goes offline if this was the last socket."""
         self._buckets.pop(sid, None)
         self._addresses.pop(sid, None)
+        self._languages.pop(sid, None)
         guest = self._tokens.pop(sid, None) is None
         outbox = Outbox()
         with self._lock:
@@ -568,5 +609,7 @@ class ChatService:
 
     def reply(self, command: str, code: str, text_key: Any = None, extra: dict | None = None, **details: Any) -> dict:
         """The `response` object: ``details`` fill in the text, ``extra`` fields are added to it."""
-        text = self.texts.get(text_key or (command, code)) or self.texts[code]
-        return {"command": command, "code": code, "message": text.format(**details), **(extra or {})}
+        fields = {"command": command, "code": code, "message": "", **(extra or {})}
+        reply = Reply(fields, text_key or (command, code), details)
+        reply["message"] = reply.text(self.texts)
+        return reply

@@ -7,6 +7,7 @@ from chatserver.chat.accounts import Accounts
 from chatserver.chat.outbox import EVERY_CHAT_ROOM
 from chatserver.chat.presence import MemoryPresence
 from chatserver.chat.ratelimit import TokenBucket
+from chatserver.chat.texts import TEXTS
 
 
 class FakeClock:
@@ -205,6 +206,34 @@ def test_korean_locale_uses_the_seed_sentences():
         "상대방의 로그인 ID를 찾을 수 없습니다.")
     assert service.handle("s1", "message", {"recepient": "alice", "data": "x"}).reply["message"] == (
         "메시지를 전송했습니다.")
+
+
+def test_each_socket_is_answered_in_the_language_it_asked_for():
+    service = ChatService(rate_per_second=0)
+    service.connect("korean", "127.0.0.1", "ko")
+    service.connect("english", "127.0.0.1")
+    service.connect("unknown", "127.0.0.1", "fr")
+    assert service.handle("korean", "login", {"id": "alice"}).reply["message"] == "로그인되었습니다."
+    assert service.handle("english", "login", {"id": "bob"}).reply["message"] == "Logged in."
+    assert service.handle("unknown", "login", {"id": "carol"}).reply["message"] == "Logged in."
+    assert service.handle("korean", "message", {"recepient": "nobody", "data": "x"}).reply == {
+        "command": "message", "code": "404", "message": "상대방의 로그인 ID를 찾을 수 없습니다."}
+    assert service.handle("korean", "message", {"recepient": "x", "data": "x" * 2001}).reply["message"] == (
+        TEXTS["ko"]["413"].format(limit=2000))
+    assert service.handle("english", "message", {"recepient": "nobody", "data": "x"}).reply["message"] == (
+        "The recipient's login ID was not found.")
+
+
+def test_login_lang_switches_the_socket_language_refusals_included():
+    service = ChatService(locale="ko", rate_per_second=0)
+    service.connect("s1", "127.0.0.1")
+    refused = service.handle("s1", "login", {"id": "ALL", "lang": "en"}).reply
+    assert refused["code"] == "400" and refused["message"].startswith("Malformed payload")
+    assert service.handle("s1", "login", {"id": "alice", "lang": "en"}).reply["message"] == "Logged in."
+    assert service.handle("s1", "login", {"id": "alice", "lang": "ko"}).reply["message"] == "로그인되었습니다."
+    service.disconnect("s1")
+    service.connect("s1", "127.0.0.1")
+    assert service.handle("s1", "login", {"id": "alice"}).reply["message"] == "로그인되었습니다."
 
 
 def test_unknown_locale_is_refused():
