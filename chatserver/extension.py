@@ -232,6 +232,8 @@ class ChatServer:
                 max_clients_per_address=config["CHATSERVER_MAX_CLIENTS_PER_ADDRESS"],
                 # The presence and room lists hold only strings, numbers and booleans: not looked into for bytes.
                 never_binary=(UserList, RoomList),
+                recovery_window=config["CHATSERVER_RECOVERY_WINDOW"],
+                recovery_bytes=config["CHATSERVER_RECOVERY_BUFFER_BYTES"],
             ))
         elif cluster:
             logger.warning("CHATSERVER_MESSAGE_QUEUE is set but the SocketIO given brings its own client manager: "
@@ -275,7 +277,12 @@ class ChatServer:
                 members=config["CHATSERVER_MAX_ROOM_MEMBERS"],
             ),
         )
-        namespace = ChatNamespace(config["CHATSERVER_NAMESPACE"], service)
+        recovery = getattr(socketio.server.manager, "recovery", None)
+        namespace = ChatNamespace(
+            config["CHATSERVER_NAMESPACE"], service, recovery,
+            # The grace keeps the session's messages for its recovery: it cannot outlast the session.
+            presence_grace=min(config["CHATSERVER_PRESENCE_GRACE"], config["CHATSERVER_RECOVERY_WINDOW"]),
+        )
         socketio.on_namespace(namespace)
         # Every socket of a room's member is in the room's Socket.IO room: membership is checked there.
         service.socket_rooms = _socket_rooms(socketio, namespace.namespace)

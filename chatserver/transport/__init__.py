@@ -17,9 +17,10 @@ from .handshake import ExactPingInterval
 from .malformed import UndecodablePostGuard, checked_websocket_class
 from .packetfilter import IncomingPacketFilter
 from .packets import packet_class
+from .recovery import Recovery
 from .sendqueue import SlowConsumerGuard
 
-__all__ = ["Admission", "FanOutManager", "TransportSettings", "install"]
+__all__ = ["Admission", "FanOutManager", "Recovery", "TransportSettings", "install"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,9 @@ class TransportSettings:
     send_queue_bytes: int = 262144
     max_clients_per_address: int = 0
     never_binary: tuple[type, ...] = ()
+    # Connection state recovery: seconds a dropped session is kept (0: off), bytes of kept packets.
+    recovery_window: float = 0.0
+    recovery_bytes: int = 16 * 1024 * 1024
 
 
 def install(app: Any, socketio: Any, settings: TransportSettings) -> Admission:
@@ -45,7 +49,10 @@ def install(app: Any, socketio: Any, settings: TransportSettings) -> Admission:
        then the guard's recording class (it knows each socket's TCP connection), under eventlet
        wrapped again by the lean WebSocket, which needs that recording class;
     4. Socket.IO packets with the cheaper binary check;
-    5. the admission middleware in front of the WSGI app (per-address cap, refusal while
+    5. connection state recovery, when its window is not 0 and the client manager is ours: it
+       wraps python-socketio's connect handling and CONNECT reply, and engine.io's ``disconnect``
+       handler (to tell an Engine.IO CLOSE from a Socket.IO DISCONNECT);
+    6. the admission middleware in front of the WSGI app (per-address cap, refusal while
        shutting down); it wraps engine.io's ``connect`` and ``disconnect`` handlers last, so it
        counts a session only once python-socketio accepted it.
     Returns the admission middleware.
@@ -65,6 +72,9 @@ def install(app: Any, socketio: Any, settings: TransportSettings) -> Admission:
         eio._async["websocket"] = websocket
     if socketio.server.packet_class is Packet:
         socketio.server.packet_class = packet_class(settings.never_binary)
+    manager = socketio.server.manager
+    if settings.recovery_window > 0 and isinstance(manager, FanOutManager):
+        manager.recovery = Recovery(socketio.server, settings.recovery_window, settings.recovery_bytes)
     admission = Admission(
         app.wsgi_app,
         eio,
