@@ -219,7 +219,7 @@ class Recovery:
         self.recovered_count += 1
 
     def take_recovered(self, sid: str) -> tuple[bool, Any]:
-        """``(True, data)`` when ``sid`` was just restored (asked once, by the connect handler), else ``(False, None)``."""
+        """``(True, data)`` when ``sid`` was just restored (asked once: the connect handler), else ``(False, None)``."""
         if sid in self._recovered:
             return True, self._recovered.pop(sid)
         return False, None

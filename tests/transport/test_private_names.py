@@ -393,7 +393,8 @@ RELIANCES = [
     Reliance(SIO, "Server._handle_disconnect passes the reason", RECOVERY + " and " + EVENTS, touches(
         lookup("socketio:Server._handle_disconnect"), "_trigger_event", "reason")),
     Reliance(EIO, "Server.reason", RECOVERY + ": the reasons of a drop", holds(
-        lambda: _engine_reasons() == _recovery_reasons(), "engine.io's disconnect reasons are not the strings recovery.py knows")),
+        lambda: _engine_reasons() == _recovery_reasons(),
+        "engine.io's disconnect reasons are not the strings recovery.py knows")),
     Reliance(SIO, "PubSubManager._publish", QUEUE + " overrides it", parameters(
         lookup("socketio:PubSubManager._publish"), "self", "data")),
     Reliance(SIO, "PubSubManager._listen", QUEUE + " overrides it", parameters(
