@@ -239,9 +239,13 @@ class ChatService:
         online again and the messages stored for it meanwhile follow the missed events.
         """
         self._addresses[sid] = address
-        if self._dropped.pop(sid, None) is not None or session is None:
+        if session is None:
+            self._dropped.pop(sid, None)
             return Outbox()
         user, alias, token = session["user"], session["alias"], session["token"]
+        if self._dropped.pop(sid, None) is not None:
+            # Never went offline; only rooms joined or left on another device meanwhile are not here.
+            return self._rejoin_rooms(user, Outbox())
         try:
             # The same check as a login with the session's token (a guest: its id): revoked, banned, taken.
             grant = self.accounts.login(user, None, token, address)
@@ -256,10 +260,8 @@ class ChatService:
                 outbox.deliveries.append(_presence_event(PresenceChange("online", user, alias)))
             self._aliases[sid] = alias
         logger.info("login %s on socket %s again after its recovery", user, sid)
-        if self.rooms is not None:
-            # A guest's rooms ended with the grace; anyone's may have changed on another device.
-            outbox.leaves.append(EVERY_CHAT_ROOM)
-            outbox.joins += [room_key(room) for room in self.store.rooms_of(user)]
+        # A guest's rooms ended with the grace; anyone's may have changed on another device.
+        self._rejoin_rooms(user, outbox)
         if grant.registered and self.store is not None:
             outbox.deliveries += [Delivery("message", message, sid) for message in self.store.take_offline(user)]
         return outbox
@@ -554,6 +556,13 @@ class ChatService:
         if departure.last:
             outbox.deliveries.append(_presence_event(PresenceChange("offline", departure.user, departure.alias)))
         return departure
+
+    def _rejoin_rooms(self, user: str, outbox: Outbox) -> Outbox:
+        """Have a recovered socket leave every chat room and join those ``user`` is a member of now."""
+        if self.rooms is not None:
+            outbox.leaves.append(EVERY_CHAT_ROOM)
+            outbox.joins += [room_key(room) for room in self.store.rooms_of(user)]
+        return outbox
 
     def _end_guest(self, sid: str, departure: Departure | None, guest: bool, outbox: Outbox,
                    gone: bool = False) -> None:
