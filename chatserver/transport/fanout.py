@@ -118,12 +118,14 @@ class FanOutManager(Manager):
     ) -> None:
         """``Manager.emit``; emits with a callback or with binary data are left to python-socketio."""
         room = to or room
-        if callback is not None or namespace not in self.rooms:
+        recovery = self.recovery
+        # No socket of this node in the namespace: python-socketio's emit finds no one, unless a
+        # dropped session here must get it on its recovery (the node's only client dropped).
+        if callback is not None or (namespace not in self.rooms and (recovery is None or not recovery.wanted(room))):
             return super().emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback, **kwargs)
         skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
         # As Manager.emit: a tuple is several arguments, anything else one (None: none).
         arguments = list(data) if isinstance(data, tuple) else [] if data is None else [data]
-        recovery = self.recovery
         if recovery is not None:
             with recovery.lock:
                 recipients = [eio_sid for sid, eio_sid in self.get_participants(namespace, room) if sid not in skip]

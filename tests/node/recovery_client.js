@@ -1,7 +1,10 @@
 // Connection state recovery with socket.io-client 4.8: bob's transport is killed mid-stream,
 // the way socket.io's own tests simulate a drop (`socket.io.engine.close()`: no DISCONNECT packet).
 //
-//   node tests/node/recovery_client.js URL SCENARIO [websocket|polling]
+//   node tests/node/recovery_client.js URL SCENARIO [websocket|polling] [ALICE_URL] [BOB_BACK_URL]
+//
+// bob connects to URL, alice to ALICE_URL (default URL: another node of a cluster); when
+// BOB_BACK_URL is given bob's reconnect goes there instead (another node).
 //
 // SCENARIO:
 //   stream  alice sends one-to-one, ALL and room messages while bob is away for a moment
@@ -14,7 +17,7 @@
 
 const io = require("socket.io-client");
 
-const [url, scenario, only] = process.argv.slice(2);
+const [url, scenario, only, aliceUrl, bobBackUrl] = process.argv.slice(2);
 const suffix = `${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 const ids = { alice: `alice-${suffix}`, bob: `bob-${suffix}`, room: `room-${suffix}` };
 const password = "correct horse battery";
@@ -30,11 +33,11 @@ setTimeout(() => finish(1, "timed out after 40 s"), 40000).unref();
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function connect(reconnectAfter) {
+function connect(reconnectAfter, to = url) {
   const options = { forceNew: true, reconnectionDelay: reconnectAfter, reconnectionDelayMax: reconnectAfter,
                     randomizationFactor: 0 };
   if (only) options.transports = [only];
-  const socket = io.connect(url, options);
+  const socket = io.connect(to, options);
   socket.on("connect_error", (error) => finish(1, `connect_error: ${error.message}`));
   return new Promise((resolve) => socket.once("connect", () => resolve(socket)));
 }
@@ -69,8 +72,14 @@ async function login(socket, id, registered) {
   if (ack.code !== "200") throw new Error(`login ${id}: ${JSON.stringify(ack)}`);
 }
 
+// The drop: no DISCONNECT packet, the client reconnects by itself (to BOB_BACK_URL when given).
+function drop(bob) {
+  if (bobBackUrl) bob.io.uri = bobBackUrl;
+  bob.io.engine.close();
+}
+
 async function stream() {
-  const alice = await connect(200);
+  const alice = await connect(200, aliceUrl || url);
   const bob = await connect(200);
   await login(alice, ids.alice);
   await login(bob, ids.bob);
@@ -81,7 +90,7 @@ async function stream() {
   result.bob.firstId = bob.id;
   const total = 60;
   for (let i = 0; i < total; i++) {
-    if (i === 20) bob.io.engine.close(); // the drop: no DISCONNECT packet, the client reconnects by itself
+    if (i === 20) drop(bob);
     const data = `m${i}`;
     if (i % 3 === 0) await send(alice, ids.bob, data);
     else if (i % 3 === 1) await send(alice, "ALL", data);
@@ -97,7 +106,7 @@ async function stream() {
 }
 
 async function expire() {
-  const alice = await connect(200);
+  const alice = await connect(200, aliceUrl || url);
   const bob = await connect(3000);
   await login(alice, ids.alice);
   await login(bob, ids.bob);
@@ -105,7 +114,7 @@ async function expire() {
   result.bob.firstId = bob.id;
   await send(alice, ids.bob, "before");
   await until(() => result.bob.messages.length >= 1, 5000);
-  bob.io.engine.close();
+  drop(bob);
   await until(() => result.bob.connects.length >= 1, 10000);
   result.bob.lastId = bob.id;
   result.bob.recovered = bob.recovered;
@@ -116,7 +125,7 @@ async function expire() {
 }
 
 async function grace() {
-  const alice = await connect(200);
+  const alice = await connect(200, aliceUrl || url);
   const bob = await connect(3000);
   await login(alice, ids.alice, true);
   await login(bob, ids.bob, true);
@@ -125,7 +134,7 @@ async function grace() {
   result.bob.firstId = bob.id;
   await send(alice, ids.bob, "before");
   await until(() => result.bob.messages.length >= 1, 5000);
-  bob.io.engine.close();
+  drop(bob);
   await sleep(100);
   await send(alice, ids.bob, "within the grace"); // bob is still online: 200, kept for his recovery
   await until(() => result.alice.presence.some((p) => p.command === "offline" && p.id === ids.bob), 5000);
