@@ -96,3 +96,12 @@ def test_a_recovered_socket_that_was_not_logged_in_stays_logged_out(service):
     service.end_grace("n", service.drop("n"))
     assert service.resume("n", "127.0.0.1", None).deliveries == []
     assert service.handle("n", "message", {"recepient": "bob", "data": "?"}).reply["code"] == "401"
+
+
+def test_the_operators_kick_ends_the_grace_of_a_dropped_socket_at_once(service):
+    service.handle("a", "login", {"id": "alice"})
+    service.handle("b", "login", {"id": "bob"})
+    service.drop("b")
+    assert service.dropped_of("bob") == ["b"] and service.dropped_of("alice") == []
+    assert presence_events(service.end_grace("b")) == [("offline", "bob")], "no drop number: whichever drop"
+    assert service.dropped_of("bob") == []
