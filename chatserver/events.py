@@ -84,6 +84,7 @@ class ChatNamespace(Namespace):
             # The transport gave the socket its sid, rooms and missed events back: now its login.
             logger.info("recovered %s", request.sid)
             self._deliver(request.sid, self.service.resume(request.sid, address, session))
+            self.recovery.settled(request.sid)
         else:
             self.service.connect(request.sid, address)
 
@@ -105,6 +106,14 @@ class ChatNamespace(Namespace):
             return
         dropped = self.service.drop(sid)
         self.server.start_background_task(self._end_grace_after, sid, dropped)
+
+    def in_grace(self, sid: str) -> bool:
+        """Whether the user of the dropped socket ``sid`` is still online (another node asks, to take it over)."""
+        return self.service.in_grace(sid)
+
+    def handed_over(self, sid: str) -> None:
+        """Another node logged the dropped socket ``sid`` in: forget it here, without ``offline``."""
+        self.service.hand_over(sid)
 
     def _end_grace_after(self, sid: str, dropped: Any) -> None:
         """After the presence grace a dropped socket that did not come back is logged out (``offline``)."""

@@ -232,6 +232,20 @@ class ChatService:
             return Outbox()  # it came back (and maybe dropped again: that drop has its own grace)
         return self.disconnect(sid, gone=True)
 
+    def in_grace(self, sid: str) -> bool:
+        """Whether ``sid`` dropped and its user is still online for the grace."""
+        return sid in self._dropped
+
+    def hand_over(self, sid: str) -> None:
+        """The dropped ``sid`` is logged in on another node now: log it out here without ``offline``."""
+        if self._dropped.pop(sid, None) is not None:
+            self._buckets.pop(sid, None)
+            self._addresses.pop(sid, None)
+            self._tokens.pop(sid, None)
+            with self._lock:
+                self.presence.remove(sid)
+                self._aliases.pop(sid, None)
+
     def resume(self, sid: str, address: str, session: dict | None) -> Outbox:
         """``sid`` was recovered with its rooms and missed events: log it in again as ``session`` says.
 
@@ -256,7 +270,8 @@ class ChatService:
             self._tokens[sid] = grant.token
         outbox = Outbox(joins=[user_room(user), ONLINE_ROOM])
         with self._lock:
-            if self.presence.add(sid, user, alias):
+            # From another node within the grace: its user never went offline for anyone.
+            if self.presence.add(sid, user, alias) and not session.get("in_grace"):
                 outbox.deliveries.append(_presence_event(PresenceChange("online", user, alias)))
             self._aliases[sid] = alias
         logger.info("login %s on socket %s again after its recovery", user, sid)

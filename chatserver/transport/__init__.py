@@ -33,6 +33,8 @@ class TransportSettings:
     # Connection state recovery: seconds a dropped session is kept (0: off), bytes of kept packets.
     recovery_window: float = 0.0
     recovery_bytes: int = 16 * 1024 * 1024
+    # The cluster's shared key for pids (None: this process's own).
+    recovery_secret: bytes | None = None
 
 
 def install(app: Any, socketio: Any, settings: TransportSettings) -> Admission:
@@ -74,7 +76,8 @@ def install(app: Any, socketio: Any, settings: TransportSettings) -> Admission:
         socketio.server.packet_class = packet_class(settings.never_binary)
     manager = socketio.server.manager
     if settings.recovery_window > 0 and isinstance(manager, FanOutManager):
-        manager.recovery = Recovery(socketio.server, settings.recovery_window, settings.recovery_bytes)
+        manager.recovery = Recovery(socketio.server, settings.recovery_window, settings.recovery_bytes,
+                                    settings.recovery_secret)
     admission = Admission(
         app.wsgi_app,
         eio,

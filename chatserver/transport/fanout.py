@@ -61,7 +61,10 @@ class FanOutManager(Manager):
                 if room is not None:
                     self.basic_enter_room(sid, namespace, room, eio_sid=eio_sid)
             self.pending_connect.setdefault(namespace, []).append(sid)
-            missed = recovery.log.after(offset, session)
+            if session.remote_missed is not None:
+                missed = recovery.catch_up(session)
+            else:
+                missed = recovery.log.after(offset, session)
             # Before the CONNECT reply, as socket.io sends them: the client plays them before "connect".
             for encoded in missed:
                 self.server._send_eio_packet(eio_sid, eio_packet.Packet(eio_packet.MESSAGE, encoded))
@@ -114,9 +117,13 @@ class FanOutManager(Manager):
         skip_sid: Any = None,
         callback: Any = None,
         to: Any = None,
+        message_id: str | None = None,
         **kwargs: Any,
     ) -> None:
-        """``Manager.emit``; emits with a callback or with binary data are left to python-socketio."""
+        """``Manager.emit``; emits with a callback or with binary data are left to python-socketio.
+
+        ``message_id``: the cluster's id of an emit that came through the message queue (kept with it).
+        """
         room = to or room
         recovery = self.recovery
         # No socket of this node in the namespace: python-socketio's emit finds no one, unless a
@@ -137,7 +144,7 @@ class FanOutManager(Manager):
                     sio_packet.EVENT, namespace=namespace, data=[event, *arguments, log.reserve()]).encode()
                 if isinstance(encoded, list):  # binary attachments: python-socketio sends them, unkept
                     return super().emit(event, data, namespace, room=room, skip_sid=skip_sid, **kwargs)
-                log.append(encoded, room, skip, namespace)
+                log.append(encoded, room, skip, namespace, message_id)
             if not recipients:
                 return None
         else:

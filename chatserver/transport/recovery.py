@@ -41,13 +41,15 @@ DROPS = frozenset({"transport close", "transport error", "ping timeout"})
 # What python-engineio calls an Engine.IO CLOSE packet too: socket.io-client's long-polling
 # transport sends one when it is closed under the client (socket.io counts that as "transport close").
 CLIENT_DISCONNECT = "client disconnect"
+OFFSET_START = ',"'  # in an encoded packet, what comes before the offset (the last argument, digits only)
 
 
-# One kept packet, a plain tuple: (offset number, encoded Socket.IO packet, to, skip, namespace, time).
-# ``to`` is a room, a tuple of rooms or None (every socket); ``skip`` a tuple of sids. Tuples of
+# One kept packet, a plain tuple: (offset number, encoded Socket.IO packet, to, skip, namespace, time,
+# message id). ``to`` is a room, a tuple of rooms or None (every socket); ``skip`` a tuple of sids;
+# the message id is the cluster's for an emit that came through the message queue, else None. Tuples of
 # strings and numbers only are untracked by Python's garbage collector, whose full collections
 # would otherwise walk every kept packet: 100,000 of them in a busy 16 MiB log.
-NUMBER, ENCODED, TO, SKIP, NAMESPACE, AT = range(6)
+NUMBER, ENCODED, TO, SKIP, NAMESPACE, AT, MESSAGE_ID = range(7)
 
 
 @dataclass
@@ -60,6 +62,11 @@ class Session:
     rooms: frozenset
     data: Any
     dropped_at: float
+    # Restored from another node of a cluster: its missed packets as that node sent them
+    # ((encoded, message id) pairs), and this node's log position when it asked for them.
+    remote_missed: list | None = None
+    remote_start: int = 0
+    remote_owner: str = ""
 
 
 class PacketLog:
@@ -81,12 +88,13 @@ class PacketLog:
         """Return the next packet's offset; ``append`` it (holding the same lock) before reserving again."""
         return str(self._next)
 
-    def append(self, encoded: str, to: Any, skip: Collection[str], namespace: str) -> None:
+    def append(self, encoded: str, to: Any, skip: Collection[str], namespace: str,
+               message_id: str | None = None) -> None:
         """Keep the packet just encoded with the reserved offset; drop what is too old or over the bytes."""
         now = self.clock()
         if to is not None and not isinstance(to, str):
             to = tuple(to)
-        self.entries.append((self._next, encoded, to, tuple(skip), namespace, now))
+        self.entries.append((self._next, encoded, to, tuple(skip), namespace, now, message_id))
         self._next += 1
         self.bytes += len(encoded)
         self.prune(now)
@@ -110,16 +118,25 @@ class PacketLog:
     def after(self, offset: str, session: Session) -> list[str]:
         """The packets after ``offset`` that ``session``'s rooms would have received, in order."""
         number = _number(offset)
+        return [] if number is None else [entry[ENCODED] for entry in self.entries_after(number, session)]
+
+    def entries_after(self, number: int, session: Session) -> list[tuple]:
+        """The entries after offset ``number`` that ``session``'s rooms would have received, in order."""
         entries = self.entries
-        if number is None or not entries:
+        if not entries:
             return []
         rooms, sid, namespace = session.rooms, session.sid, session.namespace
         missed = []
         for index in range(max(0, number + 1 - entries[0][NUMBER]), len(entries)):
             entry = entries[index]
             if entry[NAMESPACE] == namespace and _reaches(entry[TO], rooms) and sid not in entry[SKIP]:
-                missed.append(entry[ENCODED])
+                missed.append(entry)
         return missed
+
+    @property
+    def next_number(self) -> int:
+        """The number the next packet's offset will have."""
+        return self._next
 
 
 def _number(offset: Any) -> int | None:
@@ -140,7 +157,7 @@ class Recovery:
     ``window`` seconds a dropped session is kept; ``max_bytes`` bounds the log of packets.
     """
 
-    def __init__(self, server: Any, window: float, max_bytes: int,
+    def __init__(self, server: Any, window: float, max_bytes: int, secret: bytes | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.server = server
         self.window = window
@@ -151,7 +168,16 @@ class Recovery:
         self.sessions: OrderedDict[str, Session] = OrderedDict()  # by pid, oldest drop first
         # Rooms of kept sessions: an emit nobody connected receives is kept only if one of these hears it.
         self.away_rooms: Counter = Counter()
-        self._secret = secrets.token_bytes(32)
+        # The pid's key: the cluster's shared one, so that every node derives the same pid for a sid.
+        self._secret = secret or secrets.token_bytes(32)
+        # The cluster's part (cluster/recovery.py), None on one node: asks other nodes for sessions.
+        self.remote: Any = None
+        # Set by the namespace. ``in_grace(sid) -> bool``: whether the user of a dropped socket is
+        # still online; ``on_handed_over(sid)``: another node logged that socket in, forget it here.
+        self.in_grace: Callable[[str], bool] | None = None
+        self.on_handed_over: Callable[[str], None] | None = None
+        self._owners: dict[str, str] = {}  # sid -> the node a just restored session came from
+        self.pending_remote = 0  # restores waiting for another node's answer: every emit is kept meanwhile
         self._restoring: dict[str, tuple[Session, str]] = {}  # eio sid -> (session, offset)
         self._recovered: dict[str, Any] = {}  # sid -> data of a socket just restored, until its connect handler
         self._engine_closing: set[str] = set()
@@ -173,6 +199,8 @@ class Recovery:
         if isinstance(data, dict) and isinstance(data.get("pid"), str) and isinstance(data.get("offset"), str):
             with self.lock:
                 session = self._take(data["pid"], data["offset"], namespace or "/")
+            if session is None and self.remote is not None:
+                session = self._restore_remote(data["pid"], data["offset"], namespace or "/")
             if session is not None:
                 self._restoring[eio_sid] = (session, data["offset"])
             else:
@@ -213,6 +241,8 @@ class Recovery:
     def restored(self, session: Session) -> None:
         """The manager gave ``session`` its sid and rooms again: remember its data for the connect handler."""
         self._recovered[session.sid] = session.data
+        if session.remote_owner:
+            self._owners[session.sid] = session.remote_owner
         self.recovered_count += 1
 
     def take_recovered(self, sid: str) -> tuple[bool, Any]:
@@ -237,6 +267,8 @@ class Recovery:
         with self.lock:
             self._keep(session)
             self._expire()
+        if self.remote is not None:
+            self.remote.kept(session.pid)
 
     def forget(self, sid: str) -> None:
         """The socket's client left for good (or the session must not come back): nothing kept for it."""
@@ -248,11 +280,77 @@ class Recovery:
 
     def wanted(self, to: Any) -> bool:
         """Whether a kept session is in ``to`` (a room, rooms, None: all): then an emit nobody here gets is kept."""
+        if self.pending_remote:
+            return True  # a session coming from another node: its rooms are not known yet
         if not self.sessions:
             return False
         if to is None or isinstance(to, str):
             return to is None or self.away_rooms[to] > 0
         return any(self.away_rooms[room] > 0 for room in to)
+
+    # -- across the nodes of a cluster (cluster/recovery.py carries the messages) -------------
+
+    def hand_over(self, pid: str, offset: str, namespace: str) -> dict | None:
+        """Give the session ``pid`` to another node: its sid, rooms, data, missed packets; None if not here."""
+        with self.lock:
+            session = self._take(pid, offset, namespace)
+            if session is None:
+                return None
+            missed = [[entry[ENCODED], entry[MESSAGE_ID]]
+                      for entry in self.log.entries_after(int(offset), session)]
+        in_grace = self.in_grace(session.sid) if self.in_grace is not None else False
+        return {"sid": session.sid, "rooms": list(session.rooms), "data": session.data, "missed": missed,
+                "in_grace": in_grace}
+
+    def _restore_remote(self, pid: str, offset: str, namespace: str) -> Session | None:
+        """Ask the node that kept ``pid`` for it; every emit is kept here until the answer (see scaling.md)."""
+        with self.lock:
+            self.pending_remote += 1
+            start = self.log.next_number
+        try:
+            answer = self.remote.restore(pid, offset, namespace)
+        finally:
+            with self.lock:
+                self.pending_remote -= 1
+        if not answer:
+            return None
+        data = answer["data"]
+        if isinstance(data, dict):
+            data = {**data, "in_grace": answer["in_grace"]}
+        return Session(answer["sid"], pid, namespace, frozenset(answer["rooms"]), data, self.clock(),
+                       remote_missed=answer["missed"], remote_start=start, remote_owner=answer["owner"])
+
+    def handed_over(self, sid: str) -> None:
+        """The node this node handed ``sid`` to logged it in: the chat forgets it here (quietly)."""
+        if self.on_handed_over is not None:
+            self.on_handed_over(sid)
+
+    def settled(self, sid: str) -> None:
+        """The connect handler of a restored ``sid`` is done: a node it came from may forget it now.
+
+        Only now, so that its user is online here before it goes there: never offline in between.
+        """
+        owner = self._owners.pop(sid, None)
+        if owner and self.remote is not None:
+            self.remote.done(owner, sid)
+
+    def catch_up(self, session: Session) -> list[str]:
+        """The packets a session from another node missed: that node's, then those kept here since asking.
+
+        Each gets a new offset of this node's, in the order sent (so that the client's next offset
+        is one this node knows), and is kept for this socket alone. Hold the lock.
+        """
+        sent_there = {message_id for _, message_id in session.remote_missed if message_id}
+        packets = [encoded for encoded, _ in session.remote_missed]
+        packets += [entry[ENCODED] for entry in self.log.entries_after(session.remote_start - 1, session)
+                    if entry[MESSAGE_ID] is None or entry[MESSAGE_ID] not in sent_there]
+        log, caught_up = self.log, []
+        for encoded in packets:
+            # The offset is the last argument: `,"<digits>"]` at the end of the packet.
+            again = encoded[:encoded.rindex(OFFSET_START)] + OFFSET_START + log.reserve() + '"]'
+            log.append(again, session.sid, (), session.namespace)
+            caught_up.append(again)
+        return caught_up
 
     # -- the sessions --------------------------------------------------------------------------
 

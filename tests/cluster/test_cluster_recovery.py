@@ -1,9 +1,10 @@
-"""Reconnect without loss in a cluster: two nodes on Redis, bob behind the shipped nginx config.
+"""Reconnect without loss in a cluster: two nodes on Redis, with and without the shipped nginx config.
 
 nginx's ip_hash sends a client back to the node it came from, so a drop recovers there while
 alice, on either node, keeps sending one-to-one, ALL and room messages (emits from the other
 node arrive through Redis and are kept like local ones). A reconnect that lands on the other
-node (its node gone, or no stickiness) is a clean normal connect: sessions are kept per node.
+node (a phone's new address, another bucket) is recovered there too: that node asks the one
+that kept the session (cluster/recovery.py).
 """
 
 from __future__ import annotations
@@ -42,8 +43,34 @@ def test_a_client_behind_nginx_recovers_with_messages_from_both_nodes(node, redi
     assert {"command": "offline", "id": record["ids"]["bob"]} not in record["alice"]["presence"]
 
 
-def test_a_reconnect_on_the_other_node_is_a_normal_connect(node, redis_server, start_nodes):  # noqa: F811
+@pytest.mark.parametrize("alice_on", [0, 1], ids=["alice-on-the-old-node", "alice-on-the-new-node"])
+def test_a_client_recovers_on_the_other_node(node, redis_server, start_nodes, alice_on):  # noqa: F811
+    """bob drops from node 0 and reconnects to node 1: same sid, every message once, in order, no offline."""
     nodes = start_nodes(2, redis_server.url)
+    record = run_recovery_client(node, nodes[0].url, "stream", "websocket", nodes[alice_on].url, nodes[1].url)
+    bob = record["bob"]
+    assert bob["connects"] == [{"id": bob["firstId"], "recovered": True}]
+    assert [message["data"] for message in bob["messages"]] == [f"m{i}" for i in range(60)]
+    assert {ack["code"] for ack in record["acks"]} == {"200"}
+    assert {"command": "offline", "id": record["ids"]["bob"]} not in record["alice"]["presence"]
+    assert nodes[0].log().count("handed the session") == 1
+
+
+def test_after_the_grace_a_client_recovers_on_the_other_node_with_its_stored_messages(node, redis_server,  # noqa: F811
+                                                                                        start_nodes):
+    nodes = start_nodes(2, redis_server.url, extra_env={"CHATSERVER_PRESENCE_GRACE": "1"})
+    record = run_recovery_client(node, nodes[0].url, "grace", "websocket", nodes[0].url, nodes[1].url)
+    bob = record["bob"]
+    assert [(ack["data"], ack["code"]) for ack in record["acks"]] == [
+        ("before", "200"), ("within the grace", "200"), ("after the grace", "202")]
+    assert bob["connects"] == [{"id": bob["firstId"], "recovered": True}]
+    assert [message["data"] for message in bob["messages"]] == ["before", "within the grace", "after the grace"]
+    assert bob["afterRecovery"]["code"] == "200"
+
+
+def test_beyond_the_window_a_reconnect_on_the_other_node_is_a_normal_connect(node, redis_server,  # noqa: F811
+                                                                              start_nodes):
+    nodes = start_nodes(2, redis_server.url, extra_env={"CHATSERVER_RECOVERY_WINDOW": "1"})
     record = run_recovery_client(node, nodes[0].url, "expire", "websocket", nodes[0].url, nodes[1].url)
     bob = record["bob"]
     assert bob["connects"] == [{"id": bob["lastId"], "recovered": False}]

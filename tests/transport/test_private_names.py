@@ -395,6 +395,14 @@ RELIANCES = [
     Reliance(EIO, "Server.reason", RECOVERY + ": the reasons of a drop", holds(
         lambda: _engine_reasons() == _recovery_reasons(),
         "engine.io's disconnect reasons are not the strings recovery.py knows")),
+    Reliance(SIO, "PubSubManager.emit handles its own emit, then publishes the same dict", QUEUE + ": the message id "
+             "stamped in _handle_emit travels with it", touches(
+                 lookup("socketio:PubSubManager.emit"), "_handle_emit", "_publish")),
+    Reliance(SIO, "PubSubManager._handle_emit body", QUEUE + ": _handle_emit does its work for emits without a "
+             "callback, with the message id", touches_exactly(
+                 lookup("socketio:PubSubManager._handle_emit"),
+                 "get", "partial", "_return_callback", "len", "Packet", "reconstruct_binary",
+                 "isinstance", "list", "tuple", "super", "emit")),
     Reliance(SIO, "PubSubManager._publish", QUEUE + " overrides it", parameters(
         lookup("socketio:PubSubManager._publish"), "self", "data")),
     Reliance(SIO, "PubSubManager._listen", QUEUE + " overrides it", parameters(
