@@ -180,7 +180,7 @@ class Metrics:
             yield _counter("chatserver_recovery_restored", "Dropped sessions restored by connection state recovery.",
                            recovery.recovered_count)
             yield _counter("chatserver_recovery_missed",
-                           "Reconnects with a session id that could not be restored (expired, too old, other node).",
+                           "Reconnects with a session id that could not be restored (expired, too old, its node gone).",
                            recovery.missed_count)
             yield _gauge("chatserver_recovery_sessions", "Dropped sessions kept for recovery on this node.",
                          len(recovery.sessions))
