@@ -209,7 +209,7 @@ class Recovery:
             return self._handle_connect(eio_sid, namespace, data)
         finally:
             restoring = self._restoring.pop(eio_sid, None)
-            if restoring is not None:  # not restored after all (refused namespace): keep it for another try
+            if restoring is not None:  # not restored after all (refused namespace): kept here for another try
                 with self.lock:
                     self._keep(restoring[0])
 
@@ -230,7 +230,7 @@ class Recovery:
     # -- what the manager and the namespace ask ------------------------------------------------
 
     def pid_of(self, sid: str) -> str:
-        """The private session id of ``sid``: derived with this node's secret, so nothing is kept per socket."""
+        """The private session id of ``sid``: derived with the secret (the cluster's), so nothing is kept per socket."""
         digest = hashlib.blake2b(sid.encode(), key=self._secret, digest_size=15).digest()
         return base64.urlsafe_b64encode(digest).decode()
 
