@@ -19,7 +19,11 @@ INJECTION = "<img src=x onerror=alert(1)>"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     port = free_port()
-    with ServerProcess(chatserver_command(port), port, log_dir=tmp_path_factory.mktemp("logs")) as running:
+    # Closing a page ends its WebSocket without a Socket.IO DISCONNECT: the server sees a drop and
+    # keeps the user online for the presence grace (10 s by default), unless the page disconnects
+    # when it goes away (pagehide). A short grace keeps the offline test below within its wait.
+    env = {"CHATSERVER_PRESENCE_GRACE": "1"}
+    with ServerProcess(chatserver_command(port), port, env=env, log_dir=tmp_path_factory.mktemp("logs")) as running:
         yield running
 
 
