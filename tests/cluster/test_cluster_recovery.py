@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from cluster_support import Nginx
+from redis import Redis
 
 from support import ROOT
 
@@ -76,3 +78,28 @@ def test_beyond_the_window_a_reconnect_on_the_other_node_is_a_normal_connect(nod
     assert bob["connects"] == [{"id": bob["lastId"], "recovered": False}]
     assert bob["lastId"] != bob["firstId"]
     assert bob["afterExpiry"]["code"] == "401"
+
+
+def test_when_the_node_that_kept_the_session_is_gone_the_reconnect_is_a_normal_connect(node, redis_server,  # noqa: F811
+                                                                                        start_nodes):
+    """bob drops from node 0, node 0 is killed, bob reconnects to node 1: it asks, no answer, a normal connect."""
+    nodes = start_nodes(2, redis_server.url)
+    prefix = nodes[0].env["CHATSERVER_REDIS_PREFIX"]
+    redis = Redis.from_url(redis_server.url)
+    # "expire" waits 3 s before reconnecting: time to kill node 0 once it noted bob's session.
+    client = subprocess.Popen([node, str(NODE_DIR / "recovery_client.js"), nodes[0].url, "expire", "websocket",
+                               nodes[1].url, nodes[1].url], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 15
+        while not [key for key in redis.keys(f"{prefix}:recovery:*") if b":secret" not in key]:
+            assert time.monotonic() < deadline, "node 0 never noted bob's session in Redis"
+            time.sleep(0.05)
+        nodes[0].kill9()
+        output, _ = client.communicate(timeout=60)
+    finally:
+        client.kill()
+    assert client.returncode == 0, output
+    bob = json.loads(output)["bob"]
+    assert bob["connects"] == [{"id": bob["lastId"], "recovered": False}]
+    assert bob["afterExpiry"]["code"] == "401"
+    assert "did not answer" in nodes[1].log()
