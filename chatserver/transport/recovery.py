@@ -1,4 +1,4 @@
-"""Socket.IO connection state recovery on one node, as socket.io 4.6+ servers do it.
+"""Socket.IO connection state recovery, as socket.io 4.6+ servers do it: this node's log and sessions.
 
 socket.io's ``SessionAwareAdapter`` (socket.io-adapter, in-memory-adapter.ts) is the model:
 
@@ -14,7 +14,8 @@ socket.io's ``SessionAwareAdapter`` (socket.io-adapter, in-memory-adapter.ts) is
 What python-socketio lacks for this (python-socketio #1258) is added around its server: its
 private ``Server._handle_connect`` and ``Server._send_packet`` are wrapped, and ``FanOutManager``
 asks this module for the sid of a socket being restored, for its missed packets and for offsets
-(tests/transport/test_private_names.py lists the names). See docs/protocol.md.
+(tests/transport/test_private_names.py lists the names). In a cluster, ``remote``
+(cluster/recovery.py) fetches a session another node kept. See docs/protocol.md and docs/scaling.md.
 """
 
 from __future__ import annotations

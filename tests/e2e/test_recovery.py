@@ -42,7 +42,7 @@ def start(tmp_path_factory):
         server.stop()
 
 
-def run_recovery_client(node: str, url: str, scenario: str, transport: str) -> dict:  # noqa: F811
+def run_recovery_client(node: str, url: str, scenario: str, transport: str) -> dict:  # noqa: F811 (node: a path here)
     """Run recovery_client.js and return its JSON record; fail with its output when it did not finish."""
     result = subprocess.run([node, str(NODE_DIR / "recovery_client.js"), url, scenario, transport], cwd=ROOT,
                             capture_output=True, text=True, timeout=60)
