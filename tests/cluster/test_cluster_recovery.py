@@ -58,6 +58,17 @@ def test_a_client_recovers_on_the_other_node(node, redis_server, start_nodes, al
     assert nodes[0].log().count("handed the session") == 1
 
 
+def test_a_client_recovers_on_the_other_node_and_back_again(node, redis_server, start_nodes):  # noqa: F811
+    """Two drops: node 0 → node 1 → node 0; the second restore starts from an offset node 1 gave."""
+    nodes = start_nodes(2, redis_server.url)
+    record = run_recovery_client(node, nodes[0].url, "hops", "websocket", nodes[1].url, nodes[1].url)
+    bob = record["bob"]
+    assert bob["connects"] == [{"id": bob["firstId"], "recovered": True}] * 2
+    assert [message["data"] for message in bob["messages"]] == [f"m{i}" for i in range(60)]
+    assert {ack["code"] for ack in record["acks"]} == {"200"}
+    assert nodes[0].log().count("handed the session") == 1 and nodes[1].log().count("handed the session") == 1
+
+
 def test_after_the_grace_a_client_recovers_on_the_other_node_with_its_stored_messages(node, redis_server,  # noqa: F811
                                                                                         start_nodes):
     nodes = start_nodes(2, redis_server.url, extra_env={"CHATSERVER_PRESENCE_GRACE": "1"})

@@ -10,6 +10,7 @@
 //   stream  alice sends one-to-one, ALL and room messages while bob is away for a moment
 //   expire  bob stays away longer than the server's recovery window (run it with a short one)
 //   grace   bob stays away longer than the presence grace (run it with a short one)
+//   hops    as stream, and bob drops again after 40 messages, back to URL (two nodes: there and back)
 //
 // Prints one JSON object on stdout with what each side saw. Exits 1 (still printing JSON, with
 // "error") on any failure or after 40 s.
@@ -72,13 +73,13 @@ async function login(socket, id, registered) {
   if (ack.code !== "200") throw new Error(`login ${id}: ${JSON.stringify(ack)}`);
 }
 
-// The drop: no DISCONNECT packet, the client reconnects by itself (to BOB_BACK_URL when given).
-function drop(bob) {
-  if (bobBackUrl) bob.io.uri = bobBackUrl;
+// The drop: no DISCONNECT packet, the client reconnects by itself (to `to` when given).
+function drop(bob, to = bobBackUrl) {
+  if (to) bob.io.uri = to;
   bob.io.engine.close();
 }
 
-async function stream() {
+async function stream(hops = false) {
   const alice = await connect(200, aliceUrl || url);
   const bob = await connect(200);
   await login(alice, ids.alice);
@@ -91,13 +92,14 @@ async function stream() {
   const total = 60;
   for (let i = 0; i < total; i++) {
     if (i === 20) drop(bob);
+    if (hops && i === 40) drop(bob, url);
     const data = `m${i}`;
     if (i % 3 === 0) await send(alice, ids.bob, data);
     else if (i % 3 === 1) await send(alice, "ALL", data);
     else await send(alice, ids.room, data, "groupchat");
     await sleep(10);
   }
-  await until(() => result.bob.messages.length >= total && result.bob.connects.length >= 1, 10000);
+  await until(() => result.bob.messages.length >= total && result.bob.connects.length >= (hops ? 2 : 1), 10000);
   await sleep(300); // anything twice would arrive now
   result.bob.lastId = bob.id;
   result.bob.recovered = bob.recovered;
@@ -150,6 +152,6 @@ async function grace() {
   bob.disconnect();
 }
 
-const scenarios = { stream, expire, grace };
+const scenarios = { stream: () => stream(false), hops: () => stream(true), expire, grace };
 if (!scenarios[scenario]) finish(1, `unknown scenario ${scenario}`);
 scenarios[scenario]().then(() => finish(0), (error) => finish(1, error));
