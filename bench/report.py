@@ -58,6 +58,7 @@ RATIO_PAIRS = [
     ("chatserver", "chatserver-nohistory"),
     ("chatserver-pg", "chatserver-nohistory"),
     ("chatserver-metrics", "chatserver"),
+    ("chatserver", "chatserver-norecovery"),
 ]
 
 

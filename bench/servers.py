@@ -2,7 +2,9 @@
 
 Five variants: `chatserver` (history on, SQLite), `chatserver-nohistory` (CHATSERVER_HISTORY=off),
 `chatserver-pg` (history on, PostgreSQL), `chatserver-metrics` (`chatserver` with CHATSERVER_METRICS=on,
-run only when asked for: it measures what counting costs) and `node-seed`. Every chatserver run gets a database of
+run only when asked for: it measures what counting costs), `chatserver-norecovery` (`chatserver` with
+CHATSERVER_RECOVERY_WINDOW=0, run only when asked for: what connection state recovery costs, which every
+other variant has on) and `node-seed`. Every chatserver run gets a database of
 its own: a fresh SQLite file next to its log, or a PostgreSQL database created before the server
 starts and dropped after it stops, so no run inherits another's rows.
 """
@@ -24,7 +26,7 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
 OPEN_FILES = 65536  # 20,000 clients need 20,000 descriptors on each side, plus some
-CHATSERVERS = ("chatserver", "chatserver-nohistory", "chatserver-pg", "chatserver-metrics")
+CHATSERVERS = ("chatserver", "chatserver-nohistory", "chatserver-pg", "chatserver-metrics", "chatserver-norecovery")
 NAMES = (*CHATSERVERS, "node-seed")
 # The PostgreSQL that chatserver-pg's databases are created on (trust auth; BENCH_POSTGRES_URL overrides).
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
@@ -87,6 +89,8 @@ def command(
             env["CHATSERVER_HISTORY"] = "off"
         if name == "chatserver-metrics":
             env["CHATSERVER_METRICS"] = "on"
+        if name == "chatserver-norecovery":
+            env["CHATSERVER_RECOVERY_WINDOW"] = "0"
         return cmd, env, chatserver_dir
     if name == "node-seed":
         return ["node", os.path.join(BENCH, "peers", "node-seed", "server.js"), str(port), "127.0.0.1"], {}, ROOT
@@ -94,7 +98,7 @@ def command(
 
 
 # What makes the variants differ: never inherited from the shell that runs the bench.
-VARIANT_ENV = ("CHATSERVER_HISTORY", "CHATSERVER_DATABASE_URL", "CHATSERVER_METRICS")
+VARIANT_ENV = ("CHATSERVER_HISTORY", "CHATSERVER_DATABASE_URL", "CHATSERVER_METRICS", "CHATSERVER_RECOVERY_WINDOW")
 
 
 def inherited_env() -> dict:

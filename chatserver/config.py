@@ -104,6 +104,27 @@ SETTINGS = (
         float,
         "Seconds a connection may take to send a request's line and headers (slowloris); `0` is no limit.",
     ),
+    Setting(
+        "RECOVERY_WINDOW",
+        120.0,
+        float,
+        "Seconds a dropped Socket.IO session is kept for socket.io-client's connection state recovery (its sid, "
+        "login, rooms and missed events); `0` turns recovery off (and with it the offsets appended to events).",
+    ),
+    Setting(
+        "RECOVERY_BUFFER_BYTES",
+        16777216,
+        int,
+        "Bytes of recent events one node keeps for recovery (shared by every dropped session); a session whose "
+        "missed events are no longer all kept reconnects as new.",
+    ),
+    Setting(
+        "PRESENCE_GRACE",
+        10.0,
+        float,
+        "Seconds a user whose socket dropped (no Socket.IO DISCONNECT) stays online, its messages kept for its "
+        "recovery; then `offline` goes out. At most the recovery window; `0`: offline at once.",
+    ),
     Setting("SHUTDOWN_TIMEOUT", 10.0, float, "Seconds SIGTERM waits for clients to be disconnected and flushed."),
     Setting(
         "MESSAGE_QUEUE",

@@ -32,9 +32,12 @@ class ChatNamespace(Namespace):
     costs about 20 µs an event and the chat needs nothing from it.
     """
 
-    def __init__(self, namespace: str, service: ChatService) -> None:
+    def __init__(self, namespace: str, service: ChatService, recovery: Any = None, presence_grace: float = 0.0) -> None:
         super().__init__(namespace)
         self.service = service
+        # The transport's connection state recovery (transport/recovery.py), None when it is off.
+        self.recovery = recovery
+        self.presence_grace = presence_grace if recovery is not None else 0.0
         self._lists_sent_at = -ROOM_LIST_INTERVAL
         self._lists_due = False
         # ``observe_event(event, code, seconds)`` once per client event, when the metrics are on.
@@ -78,12 +81,47 @@ class ChatNamespace(Namespace):
             logger.info("connection %s from %s via %s:%s", request.sid, address, proxy, environ.get(PROXY_PORT))
         # A client may ask for its `response` texts in another language than the server's default.
         language = auth.get("lang") if isinstance(auth, dict) else None
-        self.service.connect(request.sid, address, language)
+        recovered, session = self.recovery.take_recovered(request.sid) if self.recovery else (False, None)
+        if recovered:
+            # The transport gave the socket its sid, rooms and missed events back: now its login.
+            logger.info("recovered %s", request.sid)
+            self.service.choose_language(request.sid, language)
+            self._deliver(request.sid, self.service.resume(request.sid, address, session))
+            self.recovery.settled(request.sid)
+        else:
+            self.service.connect(request.sid, address, language)
 
     def on_disconnect(self, reason: Any = None) -> None:
-        """Disconnecting logs the socket out, without a response."""
-        logger.debug("disconnection %s (%s)", request.sid, reason)
-        self._deliver(request.sid, self.service.disconnect(request.sid))
+        """Disconnecting logs the socket out, without a response; a drop keeps the user online for the grace."""
+        sid = request.sid
+        logger.debug("disconnection %s (%s)", sid, reason)
+        recovery = self.recovery
+        if recovery is None or not recovery.is_drop(sid, self.namespace, reason):
+            if recovery is not None:
+                recovery.forget(sid)
+            self._deliver(sid, self.service.disconnect(sid))
+            return
+        # Kept with the rooms it is in now, before python-socketio takes it out of them.
+        recovery.keep(sid, self.namespace, self.server.manager.get_rooms(sid, self.namespace) + [None],
+                      self.service.session_of(sid))
+        if self.presence_grace <= 0:
+            self._deliver(sid, self.service.disconnect(sid))
+            return
+        dropped = self.service.drop(sid)
+        self.server.start_background_task(self._end_grace_after, sid, dropped)
+
+    def in_grace(self, sid: str) -> bool:
+        """Whether the user of the dropped socket ``sid`` is still online (another node asks, to take it over)."""
+        return self.service.in_grace(sid)
+
+    def handed_over(self, sid: str) -> None:
+        """Another node logged the dropped socket ``sid`` in: forget it here, without ``offline``."""
+        self.service.hand_over(sid)
+
+    def _end_grace_after(self, sid: str, dropped: Any) -> None:
+        """After the presence grace a dropped socket that did not come back is logged out (``offline``)."""
+        self.server.sleep(self.presence_grace)
+        self._deliver(None, self.service.end_grace(sid, dropped))
 
     def on_login(self, sid: str, payload: Any = None, *_: Any) -> dict | None:
         """`login` {id, password?, alias?}: map this socket to a user id."""
@@ -147,6 +185,10 @@ class ChatNamespace(Namespace):
         self._tell_nodes("kick", user)
 
     def _kick_here(self, user: str) -> None:
+        for sid in self.service.dropped_of(user):
+            # A dropped socket of the user goes offline now and does not come back by recovery.
+            self.recovery.forget(sid)
+            self._deliver(None, self.service.end_grace(sid))
         sids = self._participants(user_room(user))
         for sid in sids:
             self.server.disconnect(sid, namespace=self.namespace, ignore_queue=True)

@@ -125,7 +125,19 @@ def _cluster_for(config: Mapping[str, Any]) -> Cluster | None:
         from .cluster import Cluster  # needs the redis package, which one process does without
     except ImportError as exc:
         raise RuntimeError("CHATSERVER_MESSAGE_QUEUE needs the redis package: pip install 'chatserver[redis]'") from exc
-    return Cluster(url, prefix=config["CHATSERVER_REDIS_PREFIX"], node_timeout=config["CHATSERVER_NODE_TIMEOUT"])
+    return Cluster(url, prefix=config["CHATSERVER_REDIS_PREFIX"], node_timeout=config["CHATSERVER_NODE_TIMEOUT"],
+                   recovery_window=config["CHATSERVER_RECOVERY_WINDOW"])
+
+
+def _recovery_secret(cluster: Cluster | None) -> bytes | None:
+    """The key the nodes of a cluster share for recovery's pids; None on one node (or Redis away: then per node)."""
+    if cluster is None or cluster.recovery is None:
+        return None
+    try:
+        return cluster.recovery.shared_secret()
+    except Exception as exc:  # Redis away at startup: recovery still works on this node
+        logger.warning("recovery: no shared key from Redis (%s): sessions recover on their own node only", exc)
+        return None
 
 
 def _threads_for(async_mode: str) -> tuple[Threads, Callable[..., Any]]:
@@ -232,6 +244,9 @@ class ChatServer:
                 max_clients_per_address=config["CHATSERVER_MAX_CLIENTS_PER_ADDRESS"],
                 # The presence and room lists hold only strings, numbers and booleans: not looked into for bytes.
                 never_binary=(UserList, RoomList),
+                recovery_window=config["CHATSERVER_RECOVERY_WINDOW"],
+                recovery_bytes=config["CHATSERVER_RECOVERY_BUFFER_BYTES"],
+                recovery_secret=_recovery_secret(cluster),
             ))
         elif cluster:
             logger.warning("CHATSERVER_MESSAGE_QUEUE is set but the SocketIO given brings its own client manager: "
@@ -275,8 +290,18 @@ class ChatServer:
                 members=config["CHATSERVER_MAX_ROOM_MEMBERS"],
             ),
         )
-        namespace = ChatNamespace(config["CHATSERVER_NAMESPACE"], service)
+        recovery = getattr(socketio.server.manager, "recovery", None)
+        namespace = ChatNamespace(
+            config["CHATSERVER_NAMESPACE"], service, recovery,
+            # The grace keeps the session's messages for its recovery: it cannot outlast the session.
+            presence_grace=min(config["CHATSERVER_PRESENCE_GRACE"], config["CHATSERVER_RECOVERY_WINDOW"]),
+        )
         socketio.on_namespace(namespace)
+        if recovery is not None:
+            recovery.in_grace = namespace.in_grace
+            recovery.on_handed_over = namespace.handed_over
+            if cluster and cluster.recovery and recovery.remote is None:
+                cluster.recovery.attach(recovery)
         # Every socket of a room's member is in the room's Socket.IO room: membership is checked there.
         service.socket_rooms = _socket_rooms(socketio, namespace.namespace)
         if cluster:

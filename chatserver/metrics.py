@@ -175,8 +175,17 @@ class Metrics:
             cluster = state.cluster
             yield _gauge("chatserver_redis_up", "1 if Redis carries events and presence right now.",
                          int(bool(cluster.queue.receiving) and cluster.presence.reachable()))
-        # Connection-state recovery hits and misses go here once recovery is built: plain
-        # counters kept by the recovery buffers, read like the deliveries above.
+        recovery = getattr(manager, "recovery", None)
+        if recovery is not None:
+            yield _counter("chatserver_recovery_restored", "Dropped sessions restored by connection state recovery.",
+                           recovery.recovered_count)
+            yield _counter("chatserver_recovery_missed",
+                           "Reconnects with a session id that could not be restored (expired, too old, its node gone).",
+                           recovery.missed_count)
+            yield _gauge("chatserver_recovery_sessions", "Dropped sessions kept for recovery on this node.",
+                         len(recovery.sessions))
+            yield _gauge("chatserver_recovery_buffer_bytes", "Bytes of recent events kept for recovery on this node.",
+                         recovery.log.bytes)
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:

@@ -360,9 +360,12 @@ function addMessage(conv, msg) {
   if (msg.id !== undefined && conv.ids.has(msg.id)) return false;
   if (msg.id !== undefined) conv.ids.add(msg.id);
   if (msg.sender === me.id) {
-    const pending = conv.messages.find((m) => m.localId && m.state !== 'failed' && m.data === msg.data && !m.id);
-    if (pending) {
-      Object.assign(pending, msg, { state: 'sent' });
+    // A copy shown as failed may have reached the server all the same (its answer was lost in a
+    // drop and the echo comes with the recovery): the echo proves it went. Pending copies first.
+    const unsent = conv.messages.filter((m) => m.localId && !m.id && m.data === msg.data);
+    const copy = unsent.find((m) => m.state !== 'failed') || unsent[0];
+    if (copy) {
+      Object.assign(copy, msg, { state: 'sent' });
       return true;
     }
   }
@@ -861,6 +864,10 @@ function alertHidden(conv, msg) {
 function updateTitle() {
   document.title = hiddenUnread ? `(${hiddenUnread}) ${t('appName')}` : t('appName');
 }
+
+// Leaving or reloading the page is not a network blip: say goodbye (a Socket.IO DISCONNECT), so the
+// server takes the user offline now instead of keeping the session for a recovery that never comes.
+window.addEventListener('pagehide', () => { if (socket) socket.disconnect(); });
 
 document.addEventListener('visibilitychange', () => {
   if (document.hidden) return;

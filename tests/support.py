@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import socketio
+from socketio import packet as sio_packet
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -100,12 +101,18 @@ class RecordingClient:
                  headers: dict[str, str] | None = None, **client_options) -> None:
         self.namespace = namespace
         self.events: queue.Queue = queue.Queue()
+        self.offsets: list[str] = []
         self.sio = socketio.Client(reconnection=False, **client_options)
         self.sio.on("*", self._record, namespace=namespace)
         self.sio.connect(url, transports=transports or ["websocket"], namespaces=[namespace], headers=headers or {},
                          wait_timeout=10)
 
     def _record(self, event, *args):
+        # With recovery on, the server appends socket.io's offset (a string) to every event; the
+        # chat's events have one argument, so two with a string last are payload and offset.
+        if len(args) == 2 and isinstance(args[1], str):
+            self.offsets.append(args[1])
+            args = args[:1]
         self.events.put((event, args[0] if len(args) == 1 else list(args)))
 
     def emit(self, event, *args):
@@ -151,11 +158,13 @@ class RecordingClient:
 
     def close(self) -> None:
         """Disconnect, and close the WebSocket python-engineio leaves open when the server hung up first."""
-        if self.sio.connected and self.sio.transport() == "polling":
-            # python-engineio's polling writer exits without sending what was queued when the
-            # client starts disconnecting while a POST is still in flight; the server then never
-            # hears the disconnect, and disconnect() waits for the next ping (25 s) to end its GET.
-            # Let every queued packet go out first.
+        if self.sio.connected:
+            # python-engineio closes its WebSocket right after queueing the DISCONNECT, and its
+            # polling writer exits without sending what was queued when a POST is in flight: the
+            # server then hears a dropped transport, which keeps the user online for the presence
+            # grace (and, polling, disconnect() waits for the next ping to end its GET). So the
+            # DISCONNECT goes out first, and the queue is drained, as socket.io-client does.
+            self.sio._send_packet(self.sio.packet_class(sio_packet.DISCONNECT, namespace=self.namespace))
             self.sio.eio.queue.join()
         self.sio.disconnect()
         ws = getattr(self.sio.eio, "ws", None)

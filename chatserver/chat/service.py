@@ -164,6 +164,11 @@ class ChatService:
         self._languages: dict[str, str] = {}
         # sid -> the session token its login gave or used; only registered users have one.
         self._tokens: dict[str, str] = {}
+        # sid -> the alias it logged in with, for a recovery after the presence grace.
+        self._aliases: dict[str, str] = {}
+        # sid -> which drop: sockets that dropped and whose user stays online for the presence grace.
+        self._dropped: dict[str, int] = {}
+        self._drops = itertools.count(1)
         # Presence changes are read-modify-write; under the threading async mode two sockets'
         # events run in parallel (eventlet makes this lock green).
         self._lock = threading.Lock()
@@ -224,16 +229,97 @@ class ChatService:
         elif isinstance(language, str) and language in TEXTS:
             self._languages[sid] = language
 
-    def disconnect(self, sid: str) -> Outbox:
-        """Forget a socket that went away; its user goes offline if this was the last socket."""
+    def disconnect(self, sid: str, gone: bool = False) -> Outbox:
+        """Forget a socket that went away; its user goes offline if this was the last socket.
+
+        ``gone``: the socket left the transport's rooms already (at the end of a presence grace).
+        """
         self._buckets.pop(sid, None)
         self._addresses.pop(sid, None)
+        self._dropped.pop(sid, None)
         self._languages.pop(sid, None)
         guest = self._tokens.pop(sid, None) is None
         outbox = Outbox()
         with self._lock:
-            departure = self._leave(sid, outbox, "disconnected")
-        self._end_guest(sid, departure, guest, outbox)
+            departure = self._leave(sid, outbox, "the grace after its drop ended" if gone else "disconnected")
+        if gone:
+            outbox.leaves = []
+        self._end_guest(sid, departure, guest, outbox, gone)
+        return outbox
+
+    # -- reconnect without loss (the transport keeps the socket's session and missed events) --
+
+    def session_of(self, sid: str) -> dict | None:
+        """What a recovery of ``sid`` needs to log it in again: ``{user, alias, token}``, None when not logged in."""
+        user = self.presence.user_of(sid)
+        if user is None:
+            return None
+        return {"user": user, "alias": self._aliases.get(sid, user), "token": self._tokens.get(sid)}
+
+    def drop(self, sid: str) -> int:
+        """``sid`` dropped without a DISCONNECT: its user stays online for the grace; return which drop this is."""
+        self._buckets.pop(sid, None)
+        number = next(self._drops)
+        self._dropped[sid] = number
+        return number
+
+    def dropped_of(self, user: str) -> list[str]:
+        """The sockets of ``user`` within their presence grace."""
+        return [sid for sid in self._dropped if self.presence.user_of(sid) == user]
+
+    def end_grace(self, sid: str, drop: int | None = None) -> Outbox:
+        """The grace of drop ``drop`` (None: any) of ``sid`` is over and it did not come back: log it out."""
+        if sid not in self._dropped or (drop is not None and self._dropped[sid] != drop):
+            return Outbox()  # it came back (and maybe dropped again: that drop has its own grace)
+        return self.disconnect(sid, gone=True)
+
+    def in_grace(self, sid: str) -> bool:
+        """Whether ``sid`` dropped and its user is still online for the grace."""
+        return sid in self._dropped
+
+    def hand_over(self, sid: str) -> None:
+        """The dropped ``sid`` is logged in on another node now: log it out here without ``offline``."""
+        if self._dropped.pop(sid, None) is not None:
+            self._buckets.pop(sid, None)
+            self._addresses.pop(sid, None)
+            self._tokens.pop(sid, None)
+            with self._lock:
+                self.presence.remove(sid)
+                self._aliases.pop(sid, None)
+
+    def resume(self, sid: str, address: str, session: dict | None) -> Outbox:
+        """``sid`` was recovered with its rooms and missed events: log it in again as ``session`` says.
+
+        Within the grace its user never went offline: nothing to do. After it, the user comes
+        online again and the messages stored for it meanwhile follow the missed events.
+        """
+        self._addresses[sid] = address
+        if session is None:
+            self._dropped.pop(sid, None)
+            return Outbox()
+        user, alias, token = session["user"], session["alias"], session["token"]
+        if self._dropped.pop(sid, None) is not None:
+            # Never went offline; only rooms joined or left on another device meanwhile are not here.
+            return self._rejoin_rooms(user, Outbox())
+        try:
+            # The same check as a login with the session's token (a guest: its id): revoked, banned, taken.
+            grant = self.accounts.login(user, None, token, address)
+        except ChatError as error:
+            logger.info("recovered socket %s not logged in again as %s: %s", sid, user, error.code)
+            return Outbox(leaves=[user_room(user), ONLINE_ROOM, EVERY_CHAT_ROOM])
+        if grant.token is not None:
+            self._tokens[sid] = grant.token
+        outbox = Outbox(joins=[user_room(user), ONLINE_ROOM])
+        with self._lock:
+            # From another node within the grace: its user never went offline for anyone.
+            if self.presence.add(sid, user, alias) and not session.get("in_grace"):
+                outbox.deliveries.append(_presence_event(PresenceChange("online", user, alias)))
+            self._aliases[sid] = alias
+        logger.info("login %s on socket %s again after its recovery", user, sid)
+        # A guest's rooms ended with the grace; anyone's may have changed on another device.
+        self._rejoin_rooms(user, outbox)
+        if grant.registered and self.store is not None:
+            outbox.deliveries += [Delivery("message", message, sid) for message in self.store.take_offline(user)]
         return outbox
 
     # -- client events ---------------------------------------------------------------------
@@ -274,6 +360,7 @@ class ChatService:
                 switched = True
                 departure = self._leave(sid, outbox, f"logged in as {user}")
                 first = self.presence.add(sid, user, alias)
+                self._aliases[sid] = alias
                 outbox.joins += [user_room(user), ONLINE_ROOM]
                 if first:
                     outbox.deliveries.append(_presence_event(PresenceChange("online", user, alias)))
@@ -517,6 +604,7 @@ class ChatService:
     def _leave(self, sid: str, outbox: Outbox, why: str) -> Departure | None:
         """Log the socket out into ``outbox``; return what left, None if it was not logged in. Hold the lock."""
         departure = self.presence.remove(sid)
+        self._aliases.pop(sid, None)
         if departure is None:
             return None
         logger.info("logout %s on socket %s (%s)", departure.user, sid, why)
@@ -525,11 +613,19 @@ class ChatService:
             outbox.deliveries.append(_presence_event(PresenceChange("offline", departure.user, departure.alias)))
         return departure
 
-    def _end_guest(self, sid: str, departure: Departure | None, guest: bool, outbox: Outbox) -> None:
-        """A guest's rooms and memberships end with the guest's last socket."""
+    def _rejoin_rooms(self, user: str, outbox: Outbox) -> Outbox:
+        """Have a recovered socket leave every chat room and join those ``user`` is a member of now."""
+        if self.rooms is not None:
+            outbox.leaves.append(EVERY_CHAT_ROOM)
+            outbox.joins += [room_key(room) for room in self.store.rooms_of(user)]
+        return outbox
+
+    def _end_guest(self, sid: str, departure: Departure | None, guest: bool, outbox: Outbox,
+                   gone: bool = False) -> None:
+        """A guest's rooms and memberships end with the guest's last socket (``gone``: not in its Socket.IO rooms)."""
         if departure is None or not departure.last or not guest or self.rooms is None:
             return
-        if self.socket_rooms is not None:
+        if self.socket_rooms is not None and not gone:
             in_rooms = any(is_chat_room(room) for room in self.socket_rooms(sid))
         else:
             in_rooms = bool(self.store.rooms_of(departure.user))

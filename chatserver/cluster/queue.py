@@ -5,6 +5,7 @@ Imported only when ``CHATSERVER_MESSAGE_QUEUE`` is set, so a single node needs n
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +19,7 @@ from socketio import PubSubManager
 
 from ..transport.fanout import FanOutManager
 from .presence import RedisPresence
+from .recovery import RemoteRecovery
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +61,8 @@ class RedisQueue(PubSubManager, FanOutManager):
         self.receiving = True
         # Node events by name: what this node does when another node calls ``to_other_nodes``.
         self.node_handlers: dict[str, Callable[[Any], None]] = {}
+        # Ids of the emits this node publishes, so a recovery across nodes can tell one emit kept twice.
+        self._message_numbers = itertools.count(1)
 
     def to_other_nodes(self, name: str, data: Any) -> None:
         """Run ``node_handlers[name](data)`` on every other node, in order with the emits around it."""
@@ -71,7 +75,17 @@ class RedisQueue(PubSubManager, FanOutManager):
             if handler is not None:
                 handler(message.get("data"))
             return
-        super()._handle_emit(message)
+        if self.recovery is None or message.get("callback") is not None or message.get("binary"):
+            return super()._handle_emit(message)
+        # PubSubManager.emit hands its own emits here before publishing the same dict: the id
+        # stamped now travels with it, and recovery keeps it with the packet on every node.
+        message_id = message.setdefault("mid", f"{self.host_id}:{next(self._message_numbers)}")
+        data = message["data"]
+        if isinstance(data, list):  # as PubSubManager._handle_emit: one argument, or several
+            data = data[0] if len(data) == 1 else tuple(data)
+        FanOutManager.emit(self, message["event"], data, namespace=message.get("namespace"), room=message.get("room"),
+                           skip_sid=message.get("skip_sid"), message_id=message_id)
+        return None
 
     def _publish(self, data: dict) -> None:
         try:
@@ -110,13 +124,17 @@ class RedisQueue(PubSubManager, FanOutManager):
 class Cluster:
     """The Redis parts of one node: the message queue for SocketIO and the shared presence."""
 
-    def __init__(self, url: str, *, prefix: str = "chatserver", node_timeout: float = 30.0) -> None:
+    def __init__(self, url: str, *, prefix: str = "chatserver", node_timeout: float = 30.0,
+                 recovery_window: float = 0.0) -> None:
         self.presence = RedisPresence(redis_client(url, socket_timeout=COMMAND_TIMEOUT, decode_responses=True),
                                       prefix=prefix, timeout=node_timeout)
         # Whether a publish failed or the subscription dropped, events between nodes were lost:
         # the presence goes local-only until its next tick finds Redis and the subscription back.
         self.queue = RedisQueue(url, channel=f"{prefix}:socketio", on_trouble=self.presence.lost)
         self.presence.receiving = lambda: self.queue.receiving
+        # Sessions kept on one node, restored on another (None with recovery off).
+        self.recovery = RemoteRecovery(self.queue.redis, self.queue, prefix, recovery_window) if recovery_window > 0 \
+            else None
 
     def start(self, spawn: Callable, sleep: Callable[[float], None], announce: Callable, rejoin: Callable) -> None:
         """Register this node and start its heartbeat; ``announce`` and ``rejoin`` emit what it finds."""

@@ -18,10 +18,11 @@ from .malformed import UndecodablePostGuard, checked_websocket_class
 from .packetfilter import IncomingPacketFilter
 from .packets import packet_class
 from .polling import PollingGuard
+from .recovery import Recovery
 from .sendqueue import SlowConsumerGuard
 from .transportquery import RequireTransport
 
-__all__ = ["Admission", "FanOutManager", "TransportSettings", "install"]
+__all__ = ["Admission", "FanOutManager", "Recovery", "TransportSettings", "install"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,11 @@ class TransportSettings:
     send_queue_bytes: int = 262144
     max_clients_per_address: int = 0
     never_binary: tuple[type, ...] = ()
+    # Connection state recovery: seconds a dropped session is kept (0: off), bytes of kept packets.
+    recovery_window: float = 0.0
+    recovery_bytes: int = 16 * 1024 * 1024
+    # The cluster's shared key for pids (None: this process's own).
+    recovery_secret: bytes | None = None
 
 
 def install(app: Any, socketio: Any, settings: TransportSettings) -> Admission:
@@ -50,7 +56,10 @@ def install(app: Any, socketio: Any, settings: TransportSettings) -> Admission:
        then the guard's recording class (it knows each socket's TCP connection), under eventlet
        wrapped again by the lean WebSocket, which needs that recording class;
     4. Socket.IO packets with the cheaper binary check;
-    5. the admission middleware in front of the WSGI app (per-address cap, refusal while
+    5. connection state recovery, when its window is not 0 and the client manager is ours: it
+       wraps python-socketio's connect handling and CONNECT reply, and engine.io's ``disconnect``
+       handler (to tell an Engine.IO CLOSE from a Socket.IO DISCONNECT);
+    6. the admission middleware in front of the WSGI app (per-address cap, refusal while
        shutting down); it wraps engine.io's ``connect`` and ``disconnect`` handlers last, so it
        counts a session only once python-socketio accepted it.
     Returns the admission middleware.
@@ -72,6 +81,10 @@ def install(app: Any, socketio: Any, settings: TransportSettings) -> Admission:
         eio._async["websocket"] = websocket
     if socketio.server.packet_class is Packet:
         socketio.server.packet_class = packet_class(settings.never_binary)
+    manager = socketio.server.manager
+    if settings.recovery_window > 0 and isinstance(manager, FanOutManager):
+        manager.recovery = Recovery(socketio.server, settings.recovery_window, settings.recovery_bytes,
+                                    settings.recovery_secret)
     admission = Admission(
         app.wsgi_app,
         eio,

@@ -9,6 +9,10 @@
   and stopping with 19,400 clients took longer than the shutdown timeout. Here each socket's
   rooms are indexed as it enters and leaves them.
 
+With connection state recovery on (``recovery``, see recovery.py) each emit also gets its
+offset appended and is kept in the node's packet log, once per emit; a socket being restored
+gets its sid, rooms and missed packets here, as it pre-connects.
+
 See docs/performance.md.
 """
 
@@ -16,9 +20,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from bidict import ValueDuplicationError
 from engineio import packet as eio_packet
 from socketio import Manager
 from socketio import packet as sio_packet
+
+from .recovery import Recovery
 
 
 class FanOutManager(Manager):
@@ -32,6 +39,38 @@ class FanOutManager(Manager):
         # never per recipient: a broadcast makes 200,000 deliveries a second.
         self.deliveries = 0
         self.bytes_out = 0
+        # Set by transport.install when CHATSERVER_RECOVERY_WINDOW is not 0.
+        self.recovery: Recovery | None = None
+
+    def pre_connect(self, eio_sid: str, namespace: str) -> str | None:
+        """``BaseManager.pre_connect``; a socket restoring a dropped session gets its sid, rooms and missed packets."""
+        recovery = self.recovery
+        restoring = recovery.restoring(eio_sid) if recovery is not None else None
+        if restoring is None:
+            return super().pre_connect(eio_sid, namespace)
+        session, offset = restoring
+        sid = session.sid
+        # Rooms entered and missed packets sent in one step under the log's lock: an emit is either
+        # in the log before it (and among the missed) or reaches the socket live after it.
+        with recovery.lock:
+            try:
+                self.basic_enter_room(sid, namespace, None, eio_sid=eio_sid)
+            except ValueDuplicationError:
+                return None  # as python-socketio: this Engine.IO session is in the namespace already
+            for room in session.rooms:
+                if room is not None:
+                    self.basic_enter_room(sid, namespace, room, eio_sid=eio_sid)
+            self.pending_connect.setdefault(namespace, []).append(sid)
+            if session.remote_missed is not None:
+                missed = recovery.catch_up(session)
+            else:
+                missed = recovery.log.after(offset, session)
+            # Before the CONNECT reply, as socket.io sends them: the client plays them before "connect".
+            for encoded in missed:
+                self.server._send_eio_packet(eio_sid, eio_packet.Packet(eio_packet.MESSAGE, encoded))
+        recovery.restored(session)
+        self.deliveries += len(missed)
+        return sid
 
     def basic_enter_room(self, sid: str, namespace: str, room: Any, eio_sid: Any = None) -> None:
         """Add a client to a room, and the room to the client's."""
@@ -78,21 +117,43 @@ class FanOutManager(Manager):
         skip_sid: Any = None,
         callback: Any = None,
         to: Any = None,
+        message_id: str | None = None,
         **kwargs: Any,
     ) -> None:
-        """``Manager.emit``; emits with a callback or with binary data are left to python-socketio."""
+        """``Manager.emit``; emits with a callback or with binary data are left to python-socketio.
+
+        ``message_id``: the cluster's id of an emit that came through the message queue (kept with it).
+        """
         room = to or room
-        if callback is not None or namespace not in self.rooms:
+        recovery = self.recovery
+        # No socket of this node in the namespace: python-socketio's emit finds no one, unless a
+        # dropped session here must get it on its recovery (the node's only client dropped).
+        if callback is not None or (namespace not in self.rooms and (recovery is None or not recovery.wanted(room))):
             return super().emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback, **kwargs)
         skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
-        recipients = [eio_sid for sid, eio_sid in self.get_participants(namespace, room) if sid not in skip]
-        if not recipients:
-            return None  # nothing to encode: e.g. the copy for a sender's other devices, when there are none
         # As Manager.emit: a tuple is several arguments, anything else one (None: none).
         arguments = list(data) if isinstance(data, tuple) else [] if data is None else [data]
-        encoded = self.server.packet_class(sio_packet.EVENT, namespace=namespace, data=[event, *arguments]).encode()
-        if isinstance(encoded, list):  # binary attachments: rare here, and python-socketio knows how
-            return super().emit(event, data, namespace, room=room, skip_sid=skip_sid, **kwargs)
+        if recovery is not None:
+            with recovery.lock:
+                recipients = [eio_sid for sid, eio_sid in self.get_participants(namespace, room) if sid not in skip]
+                if not recipients and not recovery.wanted(room):
+                    return None
+                # socket.io's offset: the last argument, kept by the client and sent back when it reconnects.
+                log = recovery.log
+                encoded = self.server.packet_class(
+                    sio_packet.EVENT, namespace=namespace, data=[event, *arguments, log.reserve()]).encode()
+                if isinstance(encoded, list):  # binary attachments: python-socketio sends them, unkept
+                    return super().emit(event, data, namespace, room=room, skip_sid=skip_sid, **kwargs)
+                log.append(encoded, room, skip, namespace, message_id)
+            if not recipients:
+                return None
+        else:
+            recipients = [eio_sid for sid, eio_sid in self.get_participants(namespace, room) if sid not in skip]
+            if not recipients:
+                return None  # nothing to encode: e.g. the copy for a sender's other devices, when there are none
+            encoded = self.server.packet_class(sio_packet.EVENT, namespace=namespace, data=[event, *arguments]).encode()
+            if isinstance(encoded, list):  # binary attachments: rare here, and python-socketio knows how
+                return super().emit(event, data, namespace, room=room, skip_sid=skip_sid, **kwargs)
         packet = eio_packet.Packet(eio_packet.MESSAGE, encoded)
         self.deliveries += len(recipients)
         # The Engine.IO packet: its type digit and the UTF-8 text. json.dumps escapes non-ASCII by

@@ -103,4 +103,6 @@ class IncomingPacketFilter:
         engineio_socket = self.eio.sockets.get(sid)
         if engineio_socket is not None:
             # Not abort: the CLOSE packet ends a waiting long-polling GET, and the WebSocket writer.
-            engineio_socket.close(wait=False, reason=self.eio.reason.TRANSPORT_ERROR)
+            # A server's disconnect, not a transport error: a client that broke the protocol gets no
+            # connection state recovery (socket.io's "parse error" is not a recoverable reason either).
+            engineio_socket.close(wait=False, reason=self.eio.reason.SERVER_DISCONNECT)

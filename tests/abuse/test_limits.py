@@ -21,6 +21,8 @@ def server(tmp_path_factory):
         MAX_CLIENTS_PER_ADDRESS=3,
         PING_INTERVAL=1,
         PING_TIMEOUT=1,
+        # A ping timeout is a drop: its user stays online for the grace (PROTOCOL.md, reconnect without loss).
+        PRESENCE_GRACE=1,
     ) as process:
         yield process
 

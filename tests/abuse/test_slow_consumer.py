@@ -16,7 +16,9 @@ BIG = "한" * 2000
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     with chatserver_process(
-        tmp_path_factory.mktemp("slow"), SEND_QUEUE_BYTES=QUEUE_LIMIT, RATE_LIMIT_PER_SECOND=0
+        tmp_path_factory.mktemp("slow"), SEND_QUEUE_BYTES=QUEUE_LIMIT, RATE_LIMIT_PER_SECOND=0,
+        # A dropped slow consumer is a drop: its user stays online for the grace, here short.
+        PRESENCE_GRACE=1,
     ) as process:
         yield process
 

@@ -28,8 +28,8 @@ PASSWORD = "correct horse battery"
 def server(tmp_path_factory):
     port = free_port()
     # History scroll seeds many messages quickly; the rate limit is not what these tests are about.
-    with ServerProcess(chatserver_command(port), port, env={"CHATSERVER_RATE_LIMIT_PER_SECOND": "0"},
-                       log_dir=tmp_path_factory.mktemp("logs")) as running:
+    env = {"CHATSERVER_RATE_LIMIT_PER_SECOND": "0"}
+    with ServerProcess(chatserver_command(port), port, env=env, log_dir=tmp_path_factory.mktemp("logs")) as running:
         yield running
 
 
@@ -140,7 +140,8 @@ def test_two_people_register_sign_in_and_chat_in_everyone(server, pages):
     expect(alice.locator("#results .message.grouped .data")).to_have_text(["and one more"])
 
     screenshot(alice, "everyone-desktop")
-    bob.context.close()
+    # Closing the tab (its pagehide runs) ends the session at once: no presence grace to wait out.
+    bob.close(run_before_unload=True)
     expect(alice.locator("#users li[data-id=bob]")).to_have_count(0)
     expect(alice.locator("#notices")).to_contain_text("Bob went offline")
 

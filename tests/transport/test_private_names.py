@@ -171,6 +171,16 @@ def flask_socketio() -> Any:
     return lookup("flask_socketio:SocketIO")()(Flask(__name__), async_mode="threading")
 
 
+def _engine_reasons() -> set[str]:
+    reason = lookup("engineio:Server.reason")()
+    return {reason.TRANSPORT_CLOSE, reason.TRANSPORT_ERROR, reason.PING_TIMEOUT, reason.CLIENT_DISCONNECT}
+
+
+def _recovery_reasons() -> set[str]:
+    recovery = importlib.import_module("chatserver.transport.recovery")
+    return {*recovery.DROPS, recovery.CLIENT_DISCONNECT}
+
+
 def manager_connect_phases() -> None:
     """pre_connect, connect, pre_disconnect: a client counts as connected only in between."""
     manager = sio_server().manager
@@ -317,6 +327,7 @@ NAMESPACES = "chatserver.transport.namespaces (is_known, is_connected, refuse_un
 POLLING = "chatserver.transport.polling (PolledSocket, PollingGuard)"
 UPGRADE = "chatserver.transport.upgrade (without_noops)"
 PACKETRULES = "chatserver.transport.packetrules (decode)"
+RECOVERY = "chatserver.transport.recovery (Recovery)"
 
 SIO, EIO, EVENTLET, FSIO, SWS = "python-socketio", "python-engineio", "eventlet", "flask-socketio", "simple-websocket"
 
@@ -400,6 +411,32 @@ RELIANCES = [
     Reliance(SIO, "Namespace().server", EVENTS + ": self.server.manager, enter_room, leave_room, emit", check_all(
         attribute(made("socketio:Namespace", "/"), "server"),
         parameters(lookup("socketio:Namespace._set_server"), "self", "server"))),
+    Reliance(SIO, "Manager.pre_connect", FANOUT + " overrides it for a restored session", parameters(
+        lookup("socketio:Manager.pre_connect"), "self", "eio_sid", "namespace")),
+    Reliance(SIO, "BaseManager.pre_connect body", FANOUT + ": pre_connect of a restored session is a copy of it",
+             touches_exactly(lookup("socketio.base_manager:BaseManager.pre_connect"),
+                             "server", "eio", "generate_id", "basic_enter_room", "ValueDuplicationError",
+                             "pending_connect", "append")),
+    Reliance(SIO, "Manager.eio_sid_from_sid", RECOVERY + ": is_drop", parameters(
+        lookup("socketio:Manager.eio_sid_from_sid"), "self", "sid", "namespace")),
+    Reliance(SIO, "Server._handle_connect", RECOVERY + " wraps it (the CONNECT auth's pid and offset)", check_all(
+        parameters(lookup("socketio:Server._handle_connect"), "self", "eio_sid", "namespace", "data"),
+        touches(lookup("socketio:Server._handle_connect"), "pre_connect", "_send_packet", "connect"))),
+    Reliance(SIO, "Server._send_packet", RECOVERY + " wraps it (the CONNECT reply's pid)", parameters(
+        lookup("socketio:Server._send_packet"), "self", "eio_sid", "pkt")),
+    Reliance(SIO, "Server._handle_disconnect passes the reason", RECOVERY + " and " + EVENTS, touches(
+        lookup("socketio:Server._handle_disconnect"), "_trigger_event", "reason")),
+    Reliance(EIO, "Server.reason", RECOVERY + ": the reasons of a drop", holds(
+        lambda: _engine_reasons() == _recovery_reasons(),
+        "engine.io's disconnect reasons are not the strings recovery.py knows")),
+    Reliance(SIO, "PubSubManager.emit handles its own emit, then publishes the same dict", QUEUE + ": the message id "
+             "stamped in _handle_emit travels with it", touches(
+                 lookup("socketio:PubSubManager.emit"), "_handle_emit", "_publish")),
+    Reliance(SIO, "PubSubManager._handle_emit body", QUEUE + ": _handle_emit does its work for emits without a "
+             "callback, with the message id", touches_exactly(
+                 lookup("socketio:PubSubManager._handle_emit"),
+                 "get", "partial", "_return_callback", "len", "Packet", "reconstruct_binary",
+                 "isinstance", "list", "tuple", "super", "emit")),
     Reliance(SIO, "PubSubManager._publish", QUEUE + " overrides it", parameters(
         lookup("socketio:PubSubManager._publish"), "self", "data")),
     Reliance(SIO, "PubSubManager._listen", QUEUE + " overrides it", parameters(
