@@ -702,6 +702,8 @@ async function deliver(conv, msg) {
     if (msg.state === 'sending') msg.state = 'sent';
   } else if (code === '202') {
     msg.state = 'stored';
+  } else if (msg.id) {
+    msg.state = 'sent'; // its echo came, so it went: only the answer was lost (a drop, a restart)
   } else {
     msg.state = 'failed';
     msg.reason = answer.message || code;

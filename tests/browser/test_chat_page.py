@@ -443,7 +443,8 @@ def test_server_restart_reconnects_signs_back_in_and_catches_up(pages, tmp_path)
         page = pages(server)
         sign_in(page, "steady", PASSWORD)
         send(page, "before the restart")
-        expect(page.locator("#results .message.mine .data")).to_have_text(["before the restart"])
+        # Sent, not just shown: the restart must not land between the message and its answer.
+        expect(page.locator("#results .message.mine[data-state=sent] .data")).to_have_text(["before the restart"])
 
         server.stop()
         expect(page.locator("#status")).to_have_text(re.compile("Reconnecting|Cannot reach"))
