@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from engineio import json as engineio_json
 from socketio.packet import Packet
+
+from . import jsoncodec
 
 # Never binary, so not looked into: JSON leaves.
 JSON_LEAVES = frozenset({str, int, float, bool, type(None)})
@@ -43,7 +46,11 @@ class ChatPacket(Packet):
 
 
 def packet_class(never_binary: tuple[type, ...] = ()) -> type[ChatPacket]:
-    """Return ChatPacket, or a subclass that also never looks into ``never_binary`` (lists known to hold no bytes)."""
-    if not never_binary:
-        return ChatPacket
-    return type("ChatPacket", (ChatPacket,), {"never_binary": JSON_LEAVES | frozenset(never_binary)})
+    """A ChatPacket class that also never looks into ``never_binary`` (lists known to hold no bytes).
+
+    It encodes and decodes with orjson (``jsoncodec``), unless the host app gave python-socketio
+    a JSON module of its own: then with that one.
+    """
+    json_module = jsoncodec if Packet.json is engineio_json else Packet.json
+    return type("ChatPacket", (ChatPacket,), {"never_binary": JSON_LEAVES | frozenset(never_binary),
+                                              "json": json_module})

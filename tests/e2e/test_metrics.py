@@ -50,8 +50,8 @@ def status_of(url: str) -> int:
 
 
 def packet_bytes(event: str, payload) -> int:
-    """The Engine.IO packet the server sent for one received event: ``4``, then ``2`` and the JSON."""
-    return len(("42" + json.dumps([event, payload], separators=(",", ":"))).encode())
+    """The Engine.IO packet the server sent for one received event: ``4``, then ``2`` and the JSON (UTF-8 text)."""
+    return len(("42" + json.dumps([event, payload], separators=(",", ":"), ensure_ascii=False)).encode())
 
 
 class Tally:
