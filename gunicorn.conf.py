@@ -10,3 +10,10 @@ bind = f"{_settings['CHATSERVER_HOST']}:{_settings['CHATSERVER_PORT']}"
 worker_connections = _settings["CHATSERVER_MAX_CONNECTIONS"]
 # Socket.IO sessions live in one process: more workers need the message queue and sticky sessions.
 workers = 1
+
+
+def post_worker_init(worker) -> None:
+    """The worker serves from here on: set its garbage collector for a server (chatserver/collector.py)."""
+    from chatserver import collector
+
+    collector.tune()

@@ -22,6 +22,7 @@ from flask import Flask
 
 from chatserver import __version__
 
+from ... import collector
 from ...logs import configure_logging
 from .headdeadline import head_deadline_protocol
 from .websocket import ended_connections
@@ -151,6 +152,7 @@ def run(app: Flask, host: str | None = None, port: int | None = None) -> None:
     logger.info("accounts and history in %s", app.extensions["chatserver"].database)
     shutdown = GracefulShutdown(app, greenlet.getcurrent(), config["CHATSERVER_SHUTDOWN_TIMEOUT"])
     shutdown.install(signal.SIGTERM, signal.SIGINT)
+    collector.tune()
     eventlet.wsgi.server(
         listener,
         app,
