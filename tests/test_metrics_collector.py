@@ -66,7 +66,7 @@ def received(test_client) -> list[tuple[str, list]]:
 
 def packet_bytes(name: str, args: list) -> int:
     """The Engine.IO packet the server sent for one received event: ``4``, then ``2`` and the JSON."""
-    return len(("42" + json.dumps([name, *args], separators=(",", ":"))).encode())
+    return len(("42" + json.dumps([name, *args], separators=(",", ":"), ensure_ascii=False)).encode())
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from abuse_support import RawPolling, RawWebSocket, chatserver_process, rss_kib,
 from support import RecordingClient
 
 QUEUE_LIMIT = 65536
-# 2,000 Hangul syllables: 12 KB of JSON escapes per delivered message.
+# 2,000 Hangul syllables: 6 KB of UTF-8 per delivered message, 2,000 characters in the send queue.
 BIG = "한" * 2000
 
 
@@ -47,7 +47,7 @@ def test_a_websocket_client_that_stops_reading_is_dropped(server):
         # From here on `slow` reads nothing; the kernel buffers fill first, then its send queue.
         flood_everyone_until_offline(server, watcher, "slow-ws", messages=1500)
         grown = rss_kib(server.process.pid) - before
-        print(f"server RSS growth while a WebSocket client stopped reading 18 MB of messages: {grown} KiB")
+        print(f"server RSS growth while a WebSocket client stopped reading 9 MB of messages: {grown} KiB")
         assert grown < 40_000
         assert "dropping client" in server.log() and "it stopped reading" in server.log()
         assert slow.closed_by_server(timeout=5)  # its TCP connection was cut, not left hanging
@@ -64,8 +64,8 @@ def test_a_long_polling_client_that_stops_polling_is_dropped(server):
     assert slow.post("40") == 200
     assert slow.post('42["login",{"id":"slow-polling"}]') == 200
     watcher.next("presence", command="online", id="slow-polling")
-    # It never sends another GET: everything for it waits in its send queue.
-    flood_everyone_until_offline(server, watcher, "slow-polling", messages=20)
+    # It never sends another GET: everything for it waits in its send queue (60 x 2,000 > 65,536).
+    flood_everyone_until_offline(server, watcher, "slow-polling", messages=60)
     assert slow.request("GET")[0] == 400  # the session is gone
     watcher.close()
     still_serves(server)
