@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import itertools
 import logging
+import re
 import secrets
 import threading
 import time
-import unicodedata
 from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
@@ -68,8 +68,14 @@ def message_ids() -> Callable[[], str]:
     return lambda: f"{prefix}{next(counter):08x}"
 
 
+# Unicode's control characters (category Cc) are exactly these 65 code points. One regular
+# expression search instead of a category look-up per character: ids and labels are checked on
+# every message.
+_CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
 def _has_control_character(text: str) -> bool:
-    return any(unicodedata.category(char) == "Cc" for char in text)
+    return _CONTROL_CHARACTER.search(text) is not None
 
 
 def valid_id(value: Any, field_name: str = "id", max_length: int = MAX_ID_LENGTH) -> str:
