@@ -191,8 +191,9 @@ class Store(ABC):
         """Return the user's one-to-one conversations and ``room_keys``, most recent first.
 
         A key starting with ``dm:`` is one-to-one: the store finds those in which ``user_id``
-        sent or received a message. ``unread`` counts the others' messages after the user's read
-        mark (all of them without one); rooms without messages come last, by key.
+        sent or received a message while it was an account (a guest's are not kept). ``unread``
+        counts the others' messages after the user's read mark (all of them without one); rooms
+        without messages come last, by key.
         """
 
     @abstractmethod

@@ -108,7 +108,7 @@ def _room_key(room_id: str) -> str:
 
 
 class _Participants:
-    """The (user, one-to-one conversation) pairs already in dm_conversations, bounded and expiring.
+    """The (account, one-to-one conversation) pairs already in dm_conversations, bounded and expiring.
 
     Saving a message in a conversation whose pairs are known costs no statement: that is what
     keeps the hot path as cheap as it was. Forgetting too much only costs an INSERT that does nothing.
@@ -227,23 +227,38 @@ class SqlStore(Store):
         if not items:
             return
         rows = [_row(conversation, message) for conversation, message in items]
-        participants = self._participants.new(items)
         with self._writer.begin() as connection:
             connection.execute(self._insert_messages, rows)  # executemany, one transaction
-            if participants:
-                connection.execute(self._insert_participants, participants)
+            participants = self._record_participants(connection, items)
         self._participants.written(participants)
 
     def save_offline(self, user_id: str, conversation: str, message: dict) -> None:
-        participants = self._participants.new([(conversation, message)])
         with self._writer.begin() as connection:
             connection.execute(self._insert_messages, [_row(conversation, message)])
             seq = connection.scalar(select(messages.c.seq).where(messages.c.id == message["id"]))
             connection.execute(self._insert(offline_queue).on_conflict_do_nothing(),
                                {"user_id": user_id, "message_seq": seq})
-            if participants:
-                connection.execute(self._insert_participants, participants)
+            participants = self._record_participants(connection, [(conversation, message)])
         self._participants.written(participants)
+
+    def _record_participants(self, connection: Connection, items: Sequence[tuple[str, dict]]) -> list[dict]:
+        """Write the dm_conversations rows of ``items`` not known yet, for accounts only; return them."""
+        rows = self._participants.new(items)
+        if not rows:
+            return rows
+        # Only an account lists its conversations. A guest cannot, and a row kept for a guest's id
+        # would show the guest's conversations to whoever registers that id later. Guests are
+        # looked up again in each batch that has them: one indexed read, where a row would be a
+        # write into a random page of the table (the most costly part of saving a message).
+        users = list({row["user_id"] for row in rows})
+        registered: set[str] = set()
+        for start in range(0, len(users), IN_CHUNK):
+            chunk = users[start:start + IN_CHUNK]
+            registered.update(connection.scalars(select(accounts.c.id).where(accounts.c.id.in_(chunk))))
+        rows = [row for row in rows if row["user_id"] in registered]
+        if rows:
+            connection.execute(self._insert_participants, rows)
+        return rows
 
     def take_offline(self, user_id: str) -> list[dict]:
         taken = delete(offline_queue).where(offline_queue.c.user_id == user_id).returning(offline_queue.c.message_seq)

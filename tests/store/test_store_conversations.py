@@ -11,6 +11,20 @@ from chatserver.store import sql as sql_module
 from chatserver.store.models import dm_conversations
 
 NOW = 1_764_000_000_000
+# The users of these tests have accounts: a guest's conversations are not kept (see the guest tests).
+ACCOUNTS = ("alice", "bob", "carol", "dave")
+
+
+def register(store, *users: str) -> None:
+    for user in users:
+        store.create_account(user, "hash", user.title(), NOW)
+
+
+@pytest.fixture(autouse=True)
+def accounts(request) -> None:
+    for name in ("store", "sql_store"):
+        if name in request.fixturenames:
+            register(request.getfixturevalue(name), *ACCOUNTS)
 
 
 def dm(first: str, second: str) -> str:
@@ -170,6 +184,31 @@ def test_save_offline_lists_the_conversation_for_both_ends(store):
     assert store.conversations("carol", []) == [Conversation(dm("carol", "dave"), queued, 0)]
 
 
+def test_a_guest_s_conversations_are_not_kept_and_do_not_pass_to_who_registers_the_id(store):
+    say(store, "gina", "alice", "from a guest")
+    assert listed(store, "alice") == [(dm("alice", "gina"), "from a guest", 1)]
+    assert store.conversations("gina", []) == []
+    register(store, "gina")  # the guest left; someone registers the id
+    assert store.conversations("gina", []) == []
+    say(store, "alice", "gina", "to the account")
+    assert listed(store, "gina") == [(dm("alice", "gina"), "to the account", 1)]
+
+
+def test_between_guests_no_conversation_is_kept(sql_store):
+    inserts: list[str] = []
+
+    @event.listens_for(sql_store.engine, "before_cursor_execute")
+    def record(connection, cursor, statement, parameters, context, executemany) -> None:
+        if statement.lstrip().upper().startswith("INSERT") and "dm_conversations" in statement:
+            inserts.append(statement)
+
+    say(sql_store, "guest1", "guest2")
+    say(sql_store, "guest2", "guest1")
+    assert inserts == []
+    with sql_store.engine.connect() as connection:
+        assert connection.execute(dm_conversations.select()).all() == []
+
+
 def test_a_known_conversation_costs_the_hot_path_no_statement(sql_store):
     inserts: list[str] = []
 
@@ -203,6 +242,7 @@ def test_rows_deleted_by_another_process_come_back_once_the_memory_expires(url, 
     upgrade(engine)
     store = SqlStore(engine)
     try:
+        register(store, "alice", "bob")
         say(store, "alice", "bob")
         with engine.begin() as connection:  # the admin command, or forget_user on another node
             connection.execute(delete(dm_conversations))

@@ -207,6 +207,8 @@ def forgettable_world(store) -> None:
     store.create_room("closed", "Closed", "carol", True, NOW)
     store.invite("closed", "alice")
     store.invite("closed", "dave")
+    for account in ("alice", "bob"):  # the conversation list is kept for accounts only
+        store.create_account(account, "hash", account.title(), NOW)
     store.save_messages([("dm:alice\nbob", message("hi", sender="alice", recepient="bob"))])
 
 
