@@ -29,7 +29,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_MAX_BATCH = 1000
 # How long the worker, woken by a save, waits for more before writing them in one transaction.
 # Without it a worker that keeps up writes one message per transaction: the Python around each
-# transaction costs more than the row, and every wake-up takes the GIL from the event loop.
+# transaction costs more than the row, and every wake-up takes the GIL from the event loop. A
+# call (a login, a history page) ends the wait at once: only saves wait.
 DEFAULT_BATCH_DELAY = 0.02
 
 
@@ -135,10 +136,11 @@ class OffloadedStore(Store):
         self._threads = threads
         self._max_batch = max_batch
         self._batch_delay = batch_delay
-        self._never = threads.event()  # never set: waiting on it is an OS-thread sleep
         self._jobs: deque = deque()
         self._lock = threads.lock()
         self._wake = threads.event()  # set while jobs wait; only the worker clears it
+        self._calls_waiting = 0  # calls (not saves) in the queue; under the lock
+        self._call_waits = threads.event()  # set while a call is queued: it ends the batching wait
         self._stopped = threads.event()
         self._closed = False
         threads.start(self._run)
@@ -150,6 +152,9 @@ class OffloadedStore(Store):
             if self._closed:
                 raise RuntimeError("the store is closed")
             self._jobs.append(job)
+            if not isinstance(job, _Save):
+                self._calls_waiting += 1
+                self._call_waits.set()
             self._wake.set()
 
     def _call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -180,6 +185,8 @@ class OffloadedStore(Store):
                 return
             self._closed = True
             self._jobs.append(_STOP)
+            self._calls_waiting += 1  # like a call: the worker stops waiting for more saves
+            self._call_waits.set()
             self._wake.set()
         if not self._threads.wait(self._stopped, timeout):
             logger.warning("the store's worker did not finish within %s s", timeout)
@@ -192,6 +199,9 @@ class OffloadedStore(Store):
             return None
         job = self._jobs.popleft()
         if not isinstance(job, _Save):
+            self._calls_waiting -= 1
+            if not self._calls_waiting:
+                self._call_waits.clear()
             return job
         saves, count = [job], len(job.items)
         while self._jobs and isinstance(self._jobs[0], _Save) and count + len(self._jobs[0].items) <= self._max_batch:
@@ -212,7 +222,7 @@ class OffloadedStore(Store):
             if job is None:
                 self._wake.wait()
                 if self._batch_delay and self._saves_waiting():
-                    self._never.wait(self._batch_delay)
+                    self._call_waits.wait(self._batch_delay)
             elif job is _STOP:
                 break
             elif isinstance(job, list):

@@ -230,3 +230,19 @@ def test_importing_the_store_loads_no_green_threads():
     code = "import sys, chatserver.store; print(sorted({'eventlet', 'gevent'} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+
+def test_a_call_does_not_wait_for_the_saves_batching_delay(engine):
+    # Saves wait up to batch_delay for more to share their transaction; a login or a history
+    # page queued behind them must not: it ends the wait, and the saves before it are written first.
+    store = OffloadedStore(SqlStore(engine), batch_delay=30.0)
+    try:
+        store.save_messages([("ALL", message("waiting for company"))])
+        store.ping(timeout=5.0)  # raises StoreUnavailable if it waited out the save's 30 s
+        assert saved_data(store) == ["waiting for company"]
+        store.save_messages([("ALL", message("and another"))])
+        assert store.flush(timeout=10.0)
+        assert saved_data(store) == ["waiting for company", "and another"]
+    finally:
+        store.close(timeout=10.0)
