@@ -181,6 +181,14 @@ def _recovery_reasons() -> set[str]:
     return {*recovery.DROPS, recovery.CLIENT_DISCONNECT}
 
 
+def room_forward_map() -> None:
+    manager = sio_server().manager
+    sid = manager.pre_connect("eio-sid", "/")
+    manager.connect(sid, "/")
+    members = manager.rooms["/"][sid]
+    assert dict(members._fwdm) == {sid: "eio-sid"}, "a room's _fwdm is not its sid -> eio_sid dict"
+
+
 def manager_connect_phases() -> None:
     """pre_connect, connect, pre_disconnect: a client counts as connected only in between."""
     manager = sio_server().manager
@@ -357,6 +365,8 @@ RELIANCES = [
         "get_participants", "_send_eio_packet", "_generate_ack_id", "_send_packet")),
     Reliance(SIO, "Manager.get_participants", FANOUT + " and " + EVENTS, parameters(
         lookup("socketio:Manager.get_participants"), "self", "namespace", "room")),
+    Reliance(SIO, "a room's bidict ._fwdm", FANOUT + " (_recipients reads a room's sid -> eio_sid dict)",
+             room_forward_map),
     Reliance(SIO, "Manager.pre_connect/connect/is_connected", EVENTS + ": trigger_event tells lifecycle events from "
              "client events by is_connected", manager_connect_phases),
     Reliance(SIO, "Server._send_eio_packet", FANOUT, parameters(
