@@ -159,7 +159,7 @@ class Recovery:
     """
 
     def __init__(self, server: Any, window: float, max_bytes: int, secret: bytes | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, holds: Any = None) -> None:
         self.server = server
         self.window = window
         self.log = PacketLog(window, max_bytes, clock)
@@ -169,6 +169,8 @@ class Recovery:
         self.sessions: OrderedDict[str, Session] = OrderedDict()  # by pid, oldest drop first
         # Rooms of kept sessions: an emit nobody connected receives is kept only if one of these hears it.
         self.away_rooms: Counter = Counter()
+        # The node's RoomHolds in a cluster (holds.py): a kept session's rooms stay held by this node.
+        self.holds = holds
         # The pid's key: the cluster's shared one, so that every node derives the same pid for a sid.
         self._secret = secret or secrets.token_bytes(32)
         # The cluster's part (cluster/recovery.py), None on one node: asks other nodes for sessions.
@@ -277,7 +279,7 @@ class Recovery:
         with self.lock:
             session = self.sessions.pop(self.pid_of(sid), None)
             if session is not None:
-                self.away_rooms.subtract(session.rooms)
+                self._away(session, False)
 
     def wanted(self, to: Any) -> bool:
         """Whether a kept session is in ``to`` (a room, rooms, None: all): then an emit nobody here gets is kept."""
@@ -290,6 +292,12 @@ class Recovery:
         return any(self.away_rooms[room] > 0 for room in to)
 
     # -- across the nodes of a cluster (cluster/recovery.py carries the messages) -------------
+
+    def rooms_kept(self, pid: str) -> frozenset:
+        """The rooms of the session ``pid`` kept here (none when it is not)."""
+        with self.lock:
+            session = self.sessions.get(pid)
+            return session.rooms if session is not None else frozenset()
 
     def hand_over(self, pid: str, offset: str, namespace: str) -> dict | None:
         """Give the session ``pid`` to another node: its sid, rooms, data, missed packets; None if not here."""
@@ -356,9 +364,22 @@ class Recovery:
     # -- the sessions --------------------------------------------------------------------------
 
     def _keep(self, session: Session) -> None:
+        replaced = self.sessions.pop(session.pid, None)
+        if replaced is not None:
+            self._away(replaced, False)
         self.sessions[session.pid] = session
-        self.sessions.move_to_end(session.pid)
-        self.away_rooms.update(session.rooms)
+        self._away(session, True)
+
+    def _away(self, session: Session, kept: bool) -> None:
+        """Count (or stop counting) the rooms of a kept session; hold the lock."""
+        if kept:
+            self.away_rooms.update(session.rooms)
+        else:
+            self.away_rooms.subtract(session.rooms)
+        if self.holds is not None:
+            # Not its own room: emits to a sid go to every node.
+            rooms = [room for room in session.rooms if room != session.sid]
+            (self.holds.add if kept else self.holds.remove)(rooms)
 
     def _take(self, pid: str, offset: str, namespace: str) -> Session | None:
         """Remove and return the session ``pid`` if it can be restored from ``offset``; hold the lock."""
@@ -367,7 +388,7 @@ class Recovery:
         if session is None or session.namespace != namespace or not self.log.can_serve(offset):
             return None
         del self.sessions[pid]
-        self.away_rooms.subtract(session.rooms)
+        self._away(session, False)
         return session
 
     def _expire(self) -> None:
@@ -378,5 +399,5 @@ class Recovery:
             if session.dropped_at >= oldest:
                 break
             del sessions[pid]
-            self.away_rooms.subtract(session.rooms)
+            self._away(session, False)
         self.away_rooms += Counter()  # drop the rooms no session is in any more
