@@ -115,18 +115,20 @@ def test_a_room_message_reaches_members_on_two_nodes_and_no_third(cluster, login
     assert len(nodes_holding(redis, prefix, f"chatserver:room:{room}")) == 2
 
 
-def test_a_room_message_right_after_a_join_from_another_node_arrives(cluster, login, user):
+def test_a_room_message_right_after_a_join_reaches_the_members_devices_on_every_node(cluster, login, user):
     nodes, _, _, _ = cluster
     alice, bob = user("alice"), user("bob")
-    alice_client, bob_client = login(nodes[0], alice), login(nodes[1], bob)
+    alice_client, bob_phone, bob_laptop = login(nodes[0], alice), login(nodes[1], bob), login(nodes[2], bob)
     for number in range(5):
         room = user(f"room{number}")
         assert alice_client.call("room", {"command": "create", "roomId": room})["code"] == "200"
-        # bob joins on node 1; alice writes from node 0 the moment the join is answered.
-        bob_client.emit("room", {"command": "join", "roomId": room})
-        bob_client.next("response", command="room")
+        # bob joins from his phone on node 1: node 2 hears of it as a node event, and alice (node 0)
+        # writes the moment the join is answered.
+        bob_phone.emit("room", {"command": "join", "roomId": room})
+        bob_phone.next("response", command="room")
         alice_client.emit("message", {"recepient": room, "command": "groupchat", "data": f"first {number}"})
-        assert bob_client.next("message", data=f"first {number}")["recepient"] == room
+        assert bob_phone.next("message", data=f"first {number}")["recepient"] == room
+        assert bob_laptop.next("message", data=f"first {number}")["recepient"] == room
 
 
 def test_a_user_logging_in_on_another_node_right_before_a_message_gets_it(cluster, login, user, connect):
