@@ -64,7 +64,7 @@ class RedisQueue(PubSubManager, FanOutManager):
         self.url = url
         self.redis = redis_client(url, socket_timeout=COMMAND_TIMEOUT)
         self.on_trouble = on_trouble or (lambda exc: None)
-        self.routes = Routes(self.redis, prefix, node_id, self.channel, self._trouble)
+        self.routes = Routes(self.redis, prefix, node_id, self.channel, lambda exc: self.on_trouble(exc))
         self.holds = RoomHolds(self.routes.changed)
         self.receiving = True
         # Node events by name: what this node does when another node calls ``to_other_nodes``.
@@ -115,10 +115,7 @@ class RedisQueue(PubSubManager, FanOutManager):
         except RedisError as exc:
             # The emit already reached this node's sockets (PubSubManager handles it here first).
             logger.debug("publish failed: %s", exc)
-            self._trouble(exc)
-
-    def _trouble(self, exc: Exception) -> None:
-        self.on_trouble(exc)
+            self.on_trouble(exc)
 
     def _listen(self) -> Iterator[bytes]:
         delay = RESUBSCRIBE_FIRST

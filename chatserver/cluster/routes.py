@@ -10,7 +10,7 @@ Keys, under the prefix ``P`` (the presence's):
 
 Each node listens on the shared channel ``P:socketio`` and on its own, ``P:socketio:ID``. An
 emit to rooms is one script: Redis reads the rooms' routes and publishes the message on the
-channel of each node in them but the sender, or on the shared channel when no node holds any
+channel of each node in them but the sender, or on the shared channel when no node holds one
 of the rooms (a login whose room is not registered yet: more nodes, never fewer). The sender
 never asks which nodes hold a room, so its view cannot be stale; a node registers a room before
 the call that put a socket in it returns.
@@ -72,18 +72,20 @@ if redis.call('EXISTS', prefix .. ':settling') == 1 then
   redis.call('PUBLISH', ARGV[3], ARGV[4])
   return -1
 end
-local sender, nodes, found = ARGV[2], {}, false
+local sender, nodes = ARGV[2], {}
 for i = 5, #ARGV do
+  local found = false
   for _, key in ipairs({route(ARGV[i]), lent(ARGV[i])}) do
     for _, node in ipairs(redis.call('HKEYS', key)) do
       found = true
       nodes[node] = true
     end
   end
-end
-if not found then
-  redis.call('PUBLISH', ARGV[3], ARGV[4])
-  return -1
+  -- A room no node holds (a login not registered yet): to every node, in case.
+  if not found then
+    redis.call('PUBLISH', ARGV[3], ARGV[4])
+    return -1
+  end
 end
 local count = 0
 for node in pairs(nodes) do

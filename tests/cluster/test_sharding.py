@@ -6,7 +6,7 @@ import threading
 import time
 
 import pytest
-from cluster_support import NODE_TIMEOUT, eventually, new_prefix
+from cluster_support import NODE_TIMEOUT, RedisServer, eventually, new_prefix
 from redis import Redis
 
 # How long to listen for a publication that must NOT come.
@@ -123,9 +123,8 @@ def test_a_room_message_right_after_a_join_reaches_the_members_devices_on_every_
         room = user(f"room{number}")
         assert alice_client.call("room", {"command": "create", "roomId": room})["code"] == "200"
         # bob joins from his phone on node 1: node 2 hears of it as a node event, and alice (node 0)
-        # writes the moment the join is answered.
-        bob_phone.emit("room", {"command": "join", "roomId": room})
-        bob_phone.next("response", command="room")
+        # writes the moment the join is acknowledged (its `response` comes before the node event).
+        assert bob_phone.call("room", {"command": "join", "roomId": room})["code"] == "200"
         alice_client.emit("message", {"recepient": room, "command": "groupchat", "data": f"first {number}"})
         assert bob_phone.next("message", data=f"first {number}")["recepient"] == room
         assert bob_laptop.next("message", data=f"first {number}")["recepient"] == room
@@ -167,3 +166,27 @@ def test_a_dead_nodes_routes_are_reaped(cluster, login, user):
     eventually(lambda: not nodes_holding(redis, prefix, f"chatserver:user:{bob}"), NODE_TIMEOUT + 3)
     assert not redis.exists(f"{prefix}:node:{dead}:rooms")
     assert dead not in nodes_holding(redis, prefix, "chatserver:online")
+
+
+def test_after_redis_restarts_empty_each_node_registers_its_rooms_again(tmp_path, start_nodes, login, user):
+    with RedisServer(tmp_path) as server:
+        prefix = new_prefix()
+        left, right = start_nodes(2, server.url, prefix)
+        alice, bob = user("alice"), user("bob")
+        alice_client, bob_client = login(left, alice), login(right, bob)
+        redis = Redis.from_url(server.url, decode_responses=True)
+        (bob_node,) = nodes_holding(redis, prefix, f"chatserver:user:{bob}")
+
+        server.kill()
+        time.sleep(1)
+        server.start()  # empty: it keeps nothing on disk
+        eventually(lambda: nodes_holding(redis, prefix, f"chatserver:user:{bob}") == {bob_node}, timeout=5)
+        eventually(lambda: len(nodes_holding(redis, prefix, "chatserver:online")) == 2, timeout=5)
+        # Past the settling time every emit is routed again: to bob's node, once.
+        spy = ChannelSpy(server.url, prefix)
+        time.sleep(4.5)  # SETTLE_SECONDS, from the nodes' first heartbeat after the restart
+        assert alice_client.call("message", {"recepient": bob, "data": "after the restart"})["code"] == "200"
+        assert bob_client.next("message", data="after the restart")["sender"] == alice
+        assert spy.channels_with("after the restart") == [spy.node_channel(bob_node)]
+        spy.close()
+        redis.close()
