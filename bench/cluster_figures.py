@@ -1,6 +1,6 @@
 """Cluster figures: one-to-one messages/s, broadcast deliveries/s and server CPU per message.
 
-Layouts: 1 node (in memory), 1 node + Redis, 2 nodes + Redis. Everything runs on loopback and
+Layouts: 1 node, 1 node + Redis, 2 nodes + Redis, all storing on PostgreSQL. Everything runs on loopback and
 stops after a bounded time (about 8 s per run, six runs). Usage, from the repository root:
 
     .venv/bin/python bench/cluster_figures.py [--seconds 5] [--pairs 8] [--receivers 24]
@@ -15,6 +15,7 @@ the cores, so totals are a floor and CPU per message is the figure that carries 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import os
@@ -29,6 +30,8 @@ import websocket
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+from postgres_support import SHARED_PORT, PostgresServer, _listening, fresh_database  # noqa: E402
+
 from support import ServerProcess, chatserver_command, free_port  # noqa: E402
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -64,7 +67,8 @@ class RawSocket:
             if frame == "2":
                 self.ws.send("3")
             elif frame.startswith("42"):
-                name, payload = json.loads(frame[2:])
+                # With recovery on (the default) an event carries its offset as a last argument.
+                name, payload = json.loads(frame[2:])[:2]
                 return name, payload
             elif frame.startswith("43"):
                 return "ack", None
@@ -171,13 +175,16 @@ def run_load(plans: list[SocketPlan], pids: dict[str, int], seconds: float, proc
 class Layout:
     """Servers for one measurement: ``nodes`` chat nodes, with a fresh redis-server when ``redis``."""
 
-    def __init__(self, name: str, nodes: int, redis: bool, log_dir: Path) -> None:
+    def __init__(self, name: str, nodes: int, redis: bool, log_dir: Path, database_url: str) -> None:
         self.name, self.node_count, self.use_redis, self.log_dir = name, nodes, redis, log_dir
+        self.database_url = database_url
         self.redis: subprocess.Popen | None = None
         self.nodes: list[ServerProcess] = []
 
     def __enter__(self) -> Layout:
-        env = {"CHATSERVER_RATE_LIMIT_PER_SECOND": "0", "CHATSERVER_LOG_LEVEL": "WARNING"}
+        # Every layout on PostgreSQL (nodes of a cluster must share one), so that they differ by Redis only.
+        env = {"CHATSERVER_RATE_LIMIT_PER_SECOND": "0", "CHATSERVER_LOG_LEVEL": "WARNING",
+               "CHATSERVER_DATABASE_URL": self.database_url}
         if self.use_redis:
             port = free_port()
             self.redis = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
@@ -210,14 +217,24 @@ class Layout:
         return pids
 
 
+@contextlib.contextmanager
+def postgres():
+    """The port of a PostgreSQL: the one on 5432 when it runs, else a throwaway one of our own."""
+    if _listening(SHARED_PORT):
+        yield SHARED_PORT
+        return
+    with PostgresServer() as server:
+        yield server.port
+
+
 def measure(args: argparse.Namespace) -> list[dict]:
     """Run every layout with both patterns; return one row per run."""
     rows = []
     layouts = [("1 node", 1, False), ("1 node + Redis", 1, True), ("2 nodes + Redis", 2, True)]
-    with tempfile.TemporaryDirectory(prefix="cluster-figures-") as log_dir:
+    with tempfile.TemporaryDirectory(prefix="cluster-figures-") as log_dir, postgres() as port:
         for name, nodes, redis in layouts:
             for pattern in ("one-to-one", "broadcast"):
-                with Layout(name, nodes, redis, Path(log_dir)) as layout:
+                with fresh_database(port) as url, Layout(name, nodes, redis, Path(log_dir), url) as layout:
                     if pattern == "one-to-one":
                         plans = one_to_one_plans(layout.ports, args.pairs, args.window)
                     else:

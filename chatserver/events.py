@@ -228,6 +228,8 @@ class ChatNamespace(Namespace):
                         ignore_queue=local)
         for move in outbox.moves:
             self._move(move.of_room, move.room, move.join)
+            if move.join:
+                self._lend_like(move.of_room, move.room)
             self._tell_nodes("move", [move.of_room, move.room, move.join])
         if outbox.lists_changed:
             self._room_lists_changed()
@@ -271,6 +273,12 @@ class ChatNamespace(Namespace):
     def _participants(self, room: str) -> list[str]:
         """This node's sockets in ``room``."""
         return [sid for sid, _ in self.server.manager.get_participants(self.namespace, room)]
+
+    def _lend_like(self, of_room: str, room: str) -> None:
+        """In a cluster, the nodes with sockets in ``of_room`` get ``room``'s emits before they handle the move."""
+        lend = getattr(self.server.manager, "lend_like", None)
+        if lend is not None:
+            lend(of_room, room)
 
     def _tell_nodes(self, name: str, data: Any) -> None:
         """Have every other node run its ``node_handlers()[name](data)``; nothing to do on one node."""

@@ -29,13 +29,14 @@ def room_key(room_id: str) -> str:
 class Delivery:
     """One event to emit: to a room or socket id, or to every socket when ``to`` is None.
 
-    ``local`` keeps it to this node's sockets instead of every node sharing the message queue;
-    ``skip`` is a socket id (or a list of them) left out.
+    ``to`` may list several rooms: each socket in any of them gets the event once. ``local``
+    keeps it to this node's sockets instead of every node sharing the message queue; ``skip`` is
+    a socket id (or a list of them) left out.
     """
 
     event: str
     payload: dict
-    to: str | None
+    to: str | list[str] | None
     local: bool = False
     skip: str | list[str] | None = None
 

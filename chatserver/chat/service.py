@@ -454,7 +454,9 @@ class ChatService:
             raise ChatError("500", "500-unreachable") from None
         if online:
             self._keep(conversation, message)
-            deliveries = [Delivery("message", message, user_room(recipient)), *copies]
+            # One emit to both users' rooms: in a cluster, one publish and one decode per node.
+            to = [user_room(recipient), user_room(sender)] if copies else user_room(recipient)
+            deliveries = [Delivery("message", message, to, skip=sid if copies else None)]
             return Outbox(reply=self.reply("message", "200"), deliveries=deliveries)
         if self.store is None or self.store.account(recipient) is None:
             return Outbox(reply=self.reply("message", "404"))

@@ -31,6 +31,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from ..chat.presence import Departure, MemoryPresence, Presence, PresenceChange, PresenceUnavailable, UserList
+from .routes import FORGET_NODE
 
 logger = logging.getLogger(__name__)
 
@@ -132,9 +133,9 @@ end
 return changes
 """
 
-# ARGV: prefix. Removes the sockets of every node whose heartbeat expired
-# -> {{dead node, ...}, {user, alias, ...} that went offline}.
-_REAP = """
+# ARGV: prefix. Removes the sockets and the routes (routes.py) of every node whose heartbeat
+# expired -> {{dead node, ...}, {user, alias, ...} that went offline}.
+_REAP = FORGET_NODE + """
 local dead, offline = {}, {}
 for _, node in ipairs(redis.call('SMEMBERS', nodes)) do
   if redis.call('EXISTS', alive(node)) == 0 then
@@ -144,6 +145,7 @@ for _, node in ipairs(redis.call('SMEMBERS', nodes)) do
       if gone and gone[3] == 1 then table.insert(offline, gone[1]); table.insert(offline, gone[2]) end
     end
     redis.call('DEL', sockets_of(node))
+    forget_routes(node)
     redis.call('SREM', nodes, node)
   end
 end
@@ -191,6 +193,8 @@ class RedisPresence(Presence):
         # Set by whoever emits (the extension): announce transitions found here, resend the list.
         self.on_change: Callable[[list[PresenceChange]], None] = lambda changes: None
         self.on_rejoin: Callable[[], None] = lambda: None
+        # Set by the cluster: register what else this node holds in Redis, before its sockets are.
+        self.on_register: Callable[[], None] = lambda: None
         # Whether events from other nodes arrive (the message queue's subscription is up).
         self.receiving: Callable[[], bool] = lambda: True
         self._online_key = f"{prefix}:online"
@@ -303,6 +307,7 @@ class RedisPresence(Presence):
                 still_registered, self._epoch = self._heartbeat(args=[
                     self.prefix, self.node_id, self.ttl_ms, self._epoch, uuid.uuid4().hex, int(SETTLE_SECONDS * 1000)])
                 if (self._stale or not still_registered) and self.receiving():
+                    self.on_register()
                     changes += self._register_all()
                     # Its sockets may have missed events while Redis or the subscription was away.
                     rejoined = bool(self.local.sockets()) and (self._stale or not self._healthy)

@@ -18,8 +18,10 @@ from redis.retry import Retry
 from socketio import PubSubManager
 
 from ..transport.fanout import FanOutManager
+from ..transport.holds import RoomHolds
 from .presence import RedisPresence
 from .recovery import RemoteRecovery
+from .routes import Routes
 
 logger = logging.getLogger(__name__)
 
@@ -46,18 +48,24 @@ NODE_ROOM = "chatserver:nodes"
 class RedisQueue(PubSubManager, FanOutManager):
     """The Socket.IO message queue on Redis pub/sub, JSON on the wire (python-socketio's PubSubManager).
 
-    Like python-socketio's RedisManager, but it subscribes again within a second of Redis coming
-    back, and reports trouble: ``receiving`` is false while events from other nodes cannot
-    arrive, and ``on_trouble`` is called when a publish fails or the subscription drops.
+    Like python-socketio's RedisManager, but an emit to rooms goes only to the nodes that hold
+    them (routes.py), it subscribes again within a second of Redis coming back, and it reports
+    trouble: ``receiving`` is false while events from other nodes cannot arrive, and
+    ``on_trouble`` is called when a publish fails or the subscription drops.
     """
 
     name = "chatserver-redis"
 
-    def __init__(self, url: str, channel: str, on_trouble: Callable[[Exception], None] | None = None) -> None:
-        super().__init__(channel=channel)
+    def __init__(self, url: str, prefix: str, node_id: str,
+                 on_trouble: Callable[[Exception], None] | None = None) -> None:
+        super().__init__(channel=f"{prefix}:socketio")
+        # One id per node for the presence, the routes and python-socketio's own (skipping its echoes).
+        self.host_id = node_id
         self.url = url
         self.redis = redis_client(url, socket_timeout=COMMAND_TIMEOUT)
         self.on_trouble = on_trouble or (lambda exc: None)
+        self.routes = Routes(self.redis, prefix, node_id, self.channel, lambda exc: self.on_trouble(exc))
+        self.holds = RoomHolds(self.routes.changed)
         self.receiving = True
         # Node events by name: what this node does when another node calls ``to_other_nodes``.
         self.node_handlers: dict[str, Callable[[Any], None]] = {}
@@ -65,7 +73,11 @@ class RedisQueue(PubSubManager, FanOutManager):
         self._message_numbers = itertools.count(1)
 
     def to_other_nodes(self, name: str, data: Any) -> None:
-        """Run ``node_handlers[name](data)`` on every other node, in order with the emits around it."""
+        """Run ``node_handlers[name](data)`` on every other node, in order with the emits around it.
+
+        Every node gets node events, on the shared channel: an emit a node sends after one reaches
+        each node after it (one subscription carries both channels, in the order Redis got them).
+        """
         self._publish({"method": "emit", "event": name, "data": data, "namespace": "/", "room": NODE_ROOM,
                        "skip_sid": None, "callback": None, "host_id": self.host_id})
 
@@ -87,9 +99,19 @@ class RedisQueue(PubSubManager, FanOutManager):
                            skip_sid=message.get("skip_sid"), message_id=message_id)
         return None
 
+    def lend_like(self, of_room: str, room: str) -> None:
+        """The nodes holding ``of_room`` are about to join ``room``: send them its emits meanwhile."""
+        self.routes.lend_like(of_room, room)
+
     def _publish(self, data: dict) -> None:
+        room = data.get("room")
         try:
-            self.redis.publish(self.channel, self.json.dumps(data))
+            # An emit to rooms goes where they are held; everything else (to everyone, node events,
+            # python-socketio's own requests to a sid, callbacks) to every node.
+            if data.get("method") == "emit" and room is not None and room != NODE_ROOM:
+                self.routes.publish(room if isinstance(room, list) else [room], self.json.dumps(data))
+            else:
+                self.routes.publish_all(self.json.dumps(data))
         except RedisError as exc:
             # The emit already reached this node's sockets (PubSubManager handles it here first).
             logger.debug("publish failed: %s", exc)
@@ -100,7 +122,8 @@ class RedisQueue(PubSubManager, FanOutManager):
         while True:
             pubsub = redis_client(self.url).pubsub()
             try:
-                pubsub.subscribe(self.channel)
+                # One connection for both: what one node publishes arrives in the order it was sent.
+                pubsub.subscribe(self.channel, self.routes.node_channel)
                 for message in pubsub.listen():
                     if message["type"] == "subscribe":
                         # Redis confirmed: from here on, nothing published is missed.
@@ -130,8 +153,10 @@ class Cluster:
                                       prefix=prefix, timeout=node_timeout)
         # Whether a publish failed or the subscription dropped, events between nodes were lost:
         # the presence goes local-only until its next tick finds Redis and the subscription back.
-        self.queue = RedisQueue(url, channel=f"{prefix}:socketio", on_trouble=self.presence.lost)
+        self.queue = RedisQueue(url, prefix, self.presence.node_id, on_trouble=self.presence.lost)
         self.presence.receiving = lambda: self.queue.receiving
+        # When the tick registers this node's sockets again, its rooms go first: routes before presence.
+        self.presence.on_register = lambda: self.queue.routes.resync(self.queue.holds.rooms())
         # Sessions kept on one node, restored on another (None with recovery off).
         self.recovery = RemoteRecovery(self.queue.redis, self.queue, prefix, recovery_window) if recovery_window > 0 \
             else None

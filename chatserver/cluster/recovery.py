@@ -63,8 +63,8 @@ class RemoteRecovery:
             if owner is None or owner.decode() == self.queue.host_id:
                 return None
             reply = f"{self.prefix}:recovery:reply:{uuid.uuid4().hex}"
-            self.queue.to_other_nodes(REQUEST, {"to": owner.decode(), "pid": pid, "offset": offset,
-                                                "namespace": namespace, "reply": reply})
+            self.queue.to_other_nodes(REQUEST, {"to": owner.decode(), "from": self.queue.host_id, "pid": pid,
+                                                "offset": offset, "namespace": namespace, "reply": reply})
             answer = self.redis.blpop([reply], timeout=ANSWER_TIMEOUT)
         except RedisError as exc:
             logger.warning("recovery: asking for a session failed (%s): normal connect", exc)
@@ -90,6 +90,10 @@ class RemoteRecovery:
         """Another node asks for a session this node may have kept: answer with it (or with nothing)."""
         if not isinstance(data, dict) or data.get("to") != self.queue.host_id:
             return
+        # Emits to the session's rooms go to the asking node from now on (it keeps them until it
+        # has the socket in those rooms): those published before are in this node's answer.
+        if isinstance(data.get("from"), str):
+            self.queue.routes.lend_to(data["from"], self.recovery.rooms_kept(data["pid"]))
         answer = self.recovery.hand_over(data["pid"], data["offset"], data["namespace"])
         try:
             pipeline = self.redis.pipeline(transaction=False)

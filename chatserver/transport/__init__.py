@@ -84,7 +84,7 @@ def install(app: Any, socketio: Any, settings: TransportSettings) -> Admission:
     manager = socketio.server.manager
     if settings.recovery_window > 0 and isinstance(manager, FanOutManager):
         manager.recovery = Recovery(socketio.server, settings.recovery_window, settings.recovery_bytes,
-                                    settings.recovery_secret)
+                                    settings.recovery_secret, holds=manager.holds)
     admission = Admission(
         app.wsgi_app,
         eio,

@@ -25,6 +25,7 @@ from engineio import packet as eio_packet
 from socketio import Manager
 from socketio import packet as sio_packet
 
+from .holds import RoomHolds
 from .recovery import Recovery
 
 
@@ -41,6 +42,8 @@ class FanOutManager(Manager):
         self.bytes_out = 0
         # Set by transport.install when CHATSERVER_RECOVERY_WINDOW is not 0.
         self.recovery: Recovery | None = None
+        # Set by a cluster's queue, which sends each node only the emits to rooms it holds.
+        self.holds: RoomHolds | None = None
 
     def pre_connect(self, eio_sid: str, namespace: str) -> str | None:
         """``BaseManager.pre_connect``; a socket restoring a dropped session gets its sid, rooms and missed packets."""
@@ -74,17 +77,22 @@ class FanOutManager(Manager):
 
     def basic_enter_room(self, sid: str, namespace: str, room: Any, eio_sid: Any = None) -> None:
         """Add a client to a room, and the room to the client's."""
+        new = room not in self._rooms_of.get((namespace, sid), ())
         super().basic_enter_room(sid, namespace, room, eio_sid=eio_sid)
         self._rooms_of.setdefault((namespace, sid), set()).add(room)
+        if new and room != sid and self.holds is not None:
+            self.holds.add((room,))
 
     def basic_leave_room(self, sid: str, namespace: str, room: Any) -> None:
         """Remove a client from a room, and the room from the client's."""
         super().basic_leave_room(sid, namespace, room)
         rooms = self._rooms_of.get((namespace, sid))
-        if rooms is not None:
+        if rooms is not None and room in rooms:
             rooms.discard(room)
             if not rooms:
                 del self._rooms_of[(namespace, sid)]
+            if room != sid and self.holds is not None:
+                self.holds.remove((room,))
 
     def rooms_of(self, sid: str, namespace: str) -> set:
         """Return the rooms a client is in, as the manager keeps them (do not change it)."""
@@ -141,6 +149,9 @@ class FanOutManager(Manager):
         if callback is not None or (namespace not in self.rooms and (recovery is None or not recovery.wanted(room))):
             return super().emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback, **kwargs)
         skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
+        restored = recovery.sent_already(message_id) if message_id is not None and recovery is not None else None
+        if restored is not None:
+            skip = [*skip, restored]  # a socket restored here had this one among its missed packets
         # As Manager.emit: a tuple is several arguments, anything else one (None: none).
         arguments = list(data) if isinstance(data, tuple) else [] if data is None else [data]
         if recovery is not None:

@@ -43,6 +43,8 @@ DROPS = frozenset({"transport close", "transport error", "ping timeout"})
 # transport sends one when it is closed under the client (socket.io counts that as "transport close").
 CLIENT_DISCONNECT = "client disconnect"
 OFFSET_START = ',"'  # in an encoded packet, what comes before the offset (the last argument, digits only)
+# How long a restored socket's missed message ids are remembered, against a late copy of one of them.
+CAUGHT_UP_SECONDS = 10.0
 
 
 # One kept packet, a plain tuple: (offset number, encoded Socket.IO packet, to, skip, namespace, time,
@@ -159,7 +161,7 @@ class Recovery:
     """
 
     def __init__(self, server: Any, window: float, max_bytes: int, secret: bytes | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, holds: Any = None) -> None:
         self.server = server
         self.window = window
         self.log = PacketLog(window, max_bytes, clock)
@@ -169,6 +171,8 @@ class Recovery:
         self.sessions: OrderedDict[str, Session] = OrderedDict()  # by pid, oldest drop first
         # Rooms of kept sessions: an emit nobody connected receives is kept only if one of these hears it.
         self.away_rooms: Counter = Counter()
+        # The node's RoomHolds in a cluster (holds.py): a kept session's rooms stay held by this node.
+        self.holds = holds
         # The pid's key: the cluster's shared one, so that every node derives the same pid for a sid.
         self._secret = secret or secrets.token_bytes(32)
         # The cluster's part (cluster/recovery.py), None on one node: asks other nodes for sessions.
@@ -178,6 +182,10 @@ class Recovery:
         self.in_grace: Callable[[str], bool] | None = None
         self.on_handed_over: Callable[[str], None] | None = None
         self._owners: dict[str, str] = {}  # sid -> the node a just restored session came from
+        # Message id -> (sid, time): sent to a socket restored from another node among its missed
+        # packets. The owner logs its own emits before it publishes them, so one of them can be in
+        # its answer and still reach this node after the socket is back: not twice (``sent_already``).
+        self._caught_up: dict[str, tuple[str, float]] = {}
         self.pending_remote = 0  # restores waiting for another node's answer: every emit is kept meanwhile
         self._restoring: dict[str, tuple[Session, str]] = {}  # eio sid -> (session, offset)
         self._recovered: dict[str, Any] = {}  # sid -> data of a socket just restored, until its connect handler
@@ -212,7 +220,7 @@ class Recovery:
             restoring = self._restoring.pop(eio_sid, None)
             if restoring is not None:  # not restored after all (refused namespace): kept here for another try
                 with self.lock:
-                    self._keep(restoring[0])
+                    self._keep(restoring[0], held=restoring[0].remote_missed is None)
 
     def send_packet(self, eio_sid: str, pkt: Any) -> Any:
         """``Server._send_packet``: the CONNECT reply carries the private session id, as socket.io's ``{sid, pid}``."""
@@ -244,6 +252,8 @@ class Recovery:
         self._recovered[session.sid] = session.data
         if session.remote_owner:
             self._owners[session.sid] = session.remote_owner
+        else:
+            self._hold(session, False)  # held for the session until now: the socket is in its rooms
         self.recovered_count += 1
 
     def take_recovered(self, sid: str) -> tuple[bool, Any]:
@@ -277,7 +287,7 @@ class Recovery:
         with self.lock:
             session = self.sessions.pop(self.pid_of(sid), None)
             if session is not None:
-                self.away_rooms.subtract(session.rooms)
+                self._away(session, False)
 
     def wanted(self, to: Any) -> bool:
         """Whether a kept session is in ``to`` (a room, rooms, None: all): then an emit nobody here gets is kept."""
@@ -291,12 +301,19 @@ class Recovery:
 
     # -- across the nodes of a cluster (cluster/recovery.py carries the messages) -------------
 
+    def rooms_kept(self, pid: str) -> frozenset:
+        """The rooms of the session ``pid`` kept here (none when it is not)."""
+        with self.lock:
+            session = self.sessions.get(pid)
+            return session.rooms if session is not None else frozenset()
+
     def hand_over(self, pid: str, offset: str, namespace: str) -> dict | None:
         """Give the session ``pid`` to another node: its sid, rooms, data, missed packets; None if not here."""
         with self.lock:
             session = self._take(pid, offset, namespace)
             if session is None:
                 return None
+            self._hold(session, False)
             missed = [[entry[ENCODED], entry[MESSAGE_ID]]
                       for entry in self.log.entries_after(int(offset), session)]
         in_grace = self.in_grace(session.sid) if self.in_grace is not None else False
@@ -342,6 +359,9 @@ class Recovery:
         is one this node knows), and is kept for this socket alone. Hold the lock.
         """
         sent_there = {message_id for _, message_id in session.remote_missed if message_id}
+        now = self.clock()
+        self._caught_up = {mid: sent for mid, sent in self._caught_up.items() if sent[1] > now - CAUGHT_UP_SECONDS}
+        self._caught_up.update((message_id, (session.sid, now)) for message_id in sent_there)
         packets = [encoded for encoded, _ in session.remote_missed]
         packets += [entry[ENCODED] for entry in self.log.entries_after(session.remote_start - 1, session)
                     if entry[MESSAGE_ID] is None or entry[MESSAGE_ID] not in sent_there]
@@ -353,12 +373,36 @@ class Recovery:
             caught_up.append(again)
         return caught_up
 
+    def sent_already(self, message_id: str) -> str | None:
+        """The sid of a socket restored here that got the emit ``message_id`` from its old node already."""
+        sent = self._caught_up.get(message_id)
+        return sent[0] if sent is not None else None
+
     # -- the sessions --------------------------------------------------------------------------
 
-    def _keep(self, session: Session) -> None:
+    def _keep(self, session: Session, held: bool = False) -> None:
+        """Keep ``session``; ``held``: its rooms are still held for it (taken, then not restored)."""
+        replaced = self.sessions.pop(session.pid, None)
+        if replaced is not None:
+            self._away(replaced, False)
         self.sessions[session.pid] = session
-        self.sessions.move_to_end(session.pid)
         self.away_rooms.update(session.rooms)
+        if not held:
+            self._hold(session, True)
+
+    def _away(self, session: Session, kept: bool) -> None:
+        """Count (or stop counting) the rooms of a kept session, and hold them; hold the lock."""
+        if kept:
+            self.away_rooms.update(session.rooms)
+        else:
+            self.away_rooms.subtract(session.rooms)
+        self._hold(session, kept)
+
+    def _hold(self, session: Session, held: bool) -> None:
+        if self.holds is not None:
+            # Not its own room: emits to a sid go to every node.
+            rooms = [room for room in session.rooms if room != session.sid]
+            (self.holds.add if held else self.holds.remove)(rooms)
 
     def _take(self, pid: str, offset: str, namespace: str) -> Session | None:
         """Remove and return the session ``pid`` if it can be restored from ``offset``; hold the lock."""
@@ -367,6 +411,8 @@ class Recovery:
         if session is None or session.namespace != namespace or not self.log.can_serve(offset):
             return None
         del self.sessions[pid]
+        # Its rooms stay held until the socket is in them again (``restored``) or the session goes
+        # to another node (``hand_over``): no moment in between when emits to them skip this node.
         self.away_rooms.subtract(session.rooms)
         return session
 
@@ -378,5 +424,5 @@ class Recovery:
             if session.dropped_at >= oldest:
                 break
             del sessions[pid]
-            self.away_rooms.subtract(session.rooms)
+            self._away(session, False)
         self.away_rooms += Counter()  # drop the rooms no session is in any more

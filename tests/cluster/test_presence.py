@@ -157,7 +157,7 @@ def test_the_sender_is_told_when_other_nodes_cannot_be_reached():
     service.handle("s2", "login", {"id": "kate"})
 
     same_node = service.handle("s1", "message", {"recepient": "kate", "data": "hi"})
-    assert same_node.reply["code"] == "200" and same_node.deliveries[0].to.endswith(":kate")
+    assert same_node.reply["code"] == "200" and same_node.deliveries[0].to[0].endswith(":kate")
 
     elsewhere = service.handle("s1", "message", {"recepient": "liam", "data": "hi"})
     assert elsewhere.reply["code"] == "500" and "nothing was delivered" in elsewhere.reply["message"]

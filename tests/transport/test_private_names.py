@@ -461,6 +461,8 @@ RELIANCES = [
         lookup("socketio:PubSubManager._thread"), "_handle_emit")),
     Reliance(SIO, "PubSubManager().host_id", QUEUE + ": a node event carries it, as python-socketio's own messages",
              attribute(made("socketio:PubSubManager", channel="c"), "host_id", str)),
+    Reliance(SIO, "PubSubManager._thread skips messages with its own host_id", QUEUE + " sets host_id to the node id",
+             touches(lookup("socketio:PubSubManager._thread"), "host_id")),
     Reliance(SIO, "PubSubManager().channel", QUEUE, attribute(
         made("socketio:PubSubManager", channel="c"), "channel", str)),
     Reliance(SIO, "PubSubManager().json", QUEUE, attribute(made("socketio:PubSubManager"), "json")),
