@@ -118,13 +118,19 @@ class FanOutManager(Manager):
 
     def _recipients(self, namespace: str, room: Any, skip: list) -> list[str]:
         """The Engine.IO sids of ``room``'s sockets (a list of rooms: of any of them), but those in ``skip``."""
+        rooms = self.rooms.get(namespace, {})
+        # get_participants copies the room and yields from a generator: several times the cost
+        # for the one or two sockets of a user's room, on every one-to-one message. ``_fwdm`` is
+        # a room's sid -> eio_sid dict, as python-socketio itself reads it.
         if isinstance(room, str) or room is None:
-            members = self.rooms.get(namespace, {}).get(room)
-            # get_participants would copy the room and yield from a generator: several times the
-            # cost for the one or two sockets of a user's room, three times per one-to-one message.
-            # ``_fwdm`` is the room's sid -> eio_sid dict, as python-socketio itself reads it.
+            members = rooms.get(room)
             return [] if members is None else [eio_sid for sid, eio_sid in members._fwdm.items() if sid not in skip]
-        return [eio_sid for sid, eio_sid in self.get_participants(namespace, room) if sid not in skip]
+        union: dict[str, str] = {}
+        for name in room:
+            members = rooms.get(name)
+            if members is not None:
+                union.update(members._fwdm)
+        return [eio_sid for sid, eio_sid in union.items() if sid not in skip]
 
     def emit(
         self,
