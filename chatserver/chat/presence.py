@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
@@ -33,7 +35,16 @@ class PresenceUnavailable(Exception):
 
 
 class UserList(list):
-    """``users()``: the online users as ``{id, alias}`` dicts of strings, so never binary (see packets.py)."""
+    """``users()``: the online users as ``{id, alias}`` dicts of strings, so never binary (see packets.py).
+
+    ``json_text``, when not None, is the list as compact JSON (``separators=(",", ":")``), kept up
+    to date entry by entry: a login sends the list of everyone online, and encoding thousands of
+    entries anew for each one cost more than anything else a login does but the presence fan-out.
+    """
+
+    def __init__(self, users: list, json_text: str | None = None) -> None:
+        super().__init__(users)
+        self.json_text = json_text
 
 
 class Presence(ABC):
@@ -78,6 +89,10 @@ class MemoryPresence(Presence):
         self._entry_by_user: dict[str, dict] = {}
         # users(), kept until someone comes online or goes offline: each login asks for it.
         self._users: list[dict] | None = None
+        # The online users' ids in order, and each one's entry as JSON, kept sorted as they come and go.
+        self._ids: list[str] = []
+        self._json_entries: list[str] = []
+        self._json_text: str | None = None
 
     def add(self, sid: str, user: str, alias: str) -> bool:
         sids = self._sids_by_user.setdefault(user, set())
@@ -85,8 +100,11 @@ class MemoryPresence(Presence):
         sids.add(sid)
         self._user_by_sid[sid] = user
         if first:
-            self._entry_by_user[user] = {"id": user, "alias": alias}
-            self._users = None
+            entry = self._entry_by_user[user] = {"id": user, "alias": alias}
+            at = bisect.bisect_left(self._ids, user)
+            self._ids.insert(at, user)
+            self._json_entries.insert(at, json.dumps(entry, separators=(",", ":")))
+            self._users = self._json_text = None
         return first
 
     def remove(self, sid: str) -> Departure | None:
@@ -100,7 +118,10 @@ class MemoryPresence(Presence):
             return Departure(user, alias, last=False)
         del self._sids_by_user[user]
         del self._entry_by_user[user]
-        self._users = None
+        at = bisect.bisect_left(self._ids, user)
+        del self._ids[at]
+        del self._json_entries[at]
+        self._users = self._json_text = None
         return Departure(user, alias, last=True)
 
     def user_of(self, sid: str) -> str | None:
@@ -112,8 +133,9 @@ class MemoryPresence(Presence):
     def users(self) -> UserList:
         if self._users is None:
             entries = self._entry_by_user
-            self._users = [entries[user] for user in sorted(entries)]
-        return UserList(self._users)  # the entries are shared: callers only serialize them
+            self._users = [entries[user] for user in self._ids]
+            self._json_text = "[" + ",".join(self._json_entries) + "]"
+        return UserList(self._users, self._json_text)  # the entries are shared: callers only serialize them
 
     def count_users_here(self) -> int:
         return len(self._sids_by_user)

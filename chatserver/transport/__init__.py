@@ -20,6 +20,7 @@ from .packets import packet_class
 from .polling import PollingGuard
 from .recovery import Recovery
 from .sendqueue import SlowConsumerGuard
+from .sessionenviron import SessionEnviron
 from .transportquery import RequireTransport
 
 __all__ = ["Admission", "FanOutManager", "Recovery", "TransportSettings", "install"]
@@ -43,6 +44,9 @@ def install(app: Any, socketio: Any, settings: TransportSettings) -> Admission:
     """Put chatserver's transport around the Engine.IO server of ``socketio`` and ``app.wsgi_app``.
 
     In this order, because each step wraps what the one before left:
+    0. the session's copy of the handshake environ, without the request's live objects: innermost
+       around engine.io's ``connect`` handler, which is python-socketio's and keeps that environ;
+       under eventlet each socket's pings come from a hub timer instead of a green thread;
     1. the incoming packet filter takes the place of engine.io's ``message`` handler
        (python-socketio's dispatcher): it decodes and checks each packet and closes the
        connection on an invalid one; engine.io's ``connect`` handler is wrapped to correct the
@@ -65,6 +69,11 @@ def install(app: Any, socketio: Any, settings: TransportSettings) -> Admission:
     Returns the admission middleware.
     """
     eio = socketio.server.eio
+    SessionEnviron(eio)
+    if eio.async_mode == "eventlet":
+        from .eventlet.ping import HubPing
+
+        HubPing(eio)
     IncomingPacketFilter(eio)
     ExactPingInterval(eio)
     UndecodablePostGuard(eio)

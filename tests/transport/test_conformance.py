@@ -275,6 +275,41 @@ def test_a_polling_session_that_answers_its_pings_lives_on(quick_pings):
     assert raw.packets() == ["2"]
 
 
+def test_a_silent_websocket_is_dropped_after_the_ping_timeout(quick_pings):
+    """The WebSocket side of b: a client that answers no PING is closed once pingInterval + pingTimeout passed
+    (under eventlet the PINGs come from a hub timer, not a green thread per socket)."""
+    raw = RawWebSocket(quick_pings)
+    started = time.monotonic()
+    pings = []
+    raw.ws.settimeout(8)
+    try:
+        while True:
+            pings.append(raw.ws.recv())  # never answered
+            if not pings[-1]:
+                break
+    except (websocket.WebSocketConnectionClosedException, ConnectionError):
+        pass
+    assert pings[:1] == ["2"], pings
+    assert 0.5 + 3 - 0.2 < time.monotonic() - started < 8, pings
+    raw.close()
+
+
+def test_a_websocket_that_answers_its_pings_lives_on(quick_pings):
+    """The other side: a WebSocket client that answers each PING is pinged again and again and not timed out."""
+    raw = RawWebSocket(quick_pings)
+    raw.connect_namespace()
+    deadline = time.monotonic() + 0.5 + 3 + 1.5
+    pings = 0
+    while time.monotonic() < deadline:
+        assert raw.ws.recv() == "2"
+        raw.send("3")
+        pings += 1
+    assert pings >= 6
+    raw.emit("login", {"id": "pinged"})
+    assert raw.receive_event("response")["code"] == "200"
+    raw.close()
+
+
 # -- c. overlapping GETs ---------------------------------------------------------------------------
 
 

@@ -54,10 +54,11 @@ def test_what_is_not_json_raises_value_error(text):
 
 def test_socketio_packets_use_it_unless_the_host_app_chose_its_own(monkeypatch):
     chat_packet = packet_class()
-    assert chat_packet.json is jsoncodec
+    assert chat_packet.json.loads is jsoncodec.loads
     encoded = chat_packet(sio_packet.EVENT, data=["message", {"data": "안녕"}], namespace="/").encode()
     assert encoded == '2["message",{"data":"안녕"}]'
     assert chat_packet(encoded_packet=encoded).data == ["message", {"data": "안녕"}]
 
     monkeypatch.setattr(sio_packet.Packet, "json", json)  # what socketio.Server(json=...) does
-    assert packet_class().json is json
+    assert packet_class().json.loads is json.loads
+    assert packet_class().json.dumps(["message", {"data": "안녕"}]) == '["message", {"data": "\\uc548\\ub155"}]'

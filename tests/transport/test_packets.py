@@ -40,3 +40,27 @@ def test_the_chat_app_sends_chat_packets():
     app = create_app({"TESTING": True})
     used = app.extensions["chatserver"].socketio.server.packet_class
     assert issubclass(used, ChatPacket) and UserList in used.never_binary
+
+
+ids = st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=12)
+
+
+@given(st.lists(st.tuples(ids, st.booleans()), max_size=40))
+def test_the_presence_list_keeps_its_json_and_packets_splice_it(changes):
+    """The JSON the presence keeps entry by entry is what encoding its list gives, through logins and
+    logouts, and a packet carrying it encodes to what python-socketio encodes for the plain list."""
+    import json
+
+    presence = MemoryPresence()
+    for n, (user, logs_in) in enumerate(changes):
+        if logs_in or presence.user_of(user) is None:
+            presence.add(user, user, alias=user[::-1])  # the sid is the user: one socket each
+        else:
+            presence.remove(user)
+        users = presence.users()
+        assert users.json_text == json.dumps(list(users), separators=(",", ":"))
+        data = ["presence", {"command": "list", "users": users}, n]
+        plain = ["presence", {"command": "list", "users": list(users)}, n]
+        spliced = packet_class((UserList,))(EVENT, namespace="/", data=data).encode()
+        assert spliced[0] == "2" and json.loads(spliced[1:]) == json.loads(Packet(EVENT, namespace="/",
+                                                                                     data=plain).encode()[1:])

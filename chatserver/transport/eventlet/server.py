@@ -25,6 +25,7 @@ from chatserver import __version__
 from ... import collector
 from ...logs import configure_logging
 from .headdeadline import head_deadline_protocol
+from .upgraded import UpgradableProtocol
 from .websocket import ended_connections
 
 logger = logging.getLogger("chatserver")
@@ -130,6 +131,11 @@ class GracefulShutdown:
         os._exit(0)
 
 
+def protocol_class(head_timeout: float) -> type:
+    """Return eventlet's HTTP protocol as chatserver serves it: request heads on a deadline, upgrades let go."""
+    return type("ChatProtocol", (UpgradableProtocol, head_deadline_protocol(head_timeout)), {})
+
+
 def run(app: Flask, host: str | None = None, port: int | None = None) -> None:
     """Serve ``app`` on eventlet until SIGTERM or SIGINT, then shut down gracefully."""
     config = app.config
@@ -158,7 +164,7 @@ def run(app: Flask, host: str | None = None, port: int | None = None) -> None:
         app,
         # eventlet's default pool of 1,024 green threads would cap concurrent connections.
         max_size=config["CHATSERVER_MAX_CONNECTIONS"],
-        protocol=head_deadline_protocol(config["CHATSERVER_REQUEST_HEAD_TIMEOUT"]),
+        protocol=protocol_class(config["CHATSERVER_REQUEST_HEAD_TIMEOUT"]),
         # A socket operation stalled for a whole ping cycle means the peer is gone (half-open).
         socket_timeout=config["CHATSERVER_PING_INTERVAL"] + config["CHATSERVER_PING_TIMEOUT"],
         log_output=False,

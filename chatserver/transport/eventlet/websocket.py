@@ -31,6 +31,7 @@ from eventlet.hubs import get_hub
 
 from ..malformed import PROTOCOL_ERROR, PROTOCOL_ERROR_REASON
 from ..sendqueue import bytes_over_largest
+from .upgraded import release_request
 
 # What the writer's queue carries instead of packets: encodes to FLUSH, the cue to send the buffer.
 FLUSH = object()
@@ -248,6 +249,8 @@ def lean_websocket_class(base: type, limit: int, on_overflow: Callable[[Any, int
 
         def _handle_hybi_request(self, environ: dict) -> Any:
             websocket = super()._handle_hybi_request(environ)
+            # The handshake is answered: what the HTTP request held is no longer needed.
+            release_request(environ)
             websocket._apply_mask = unmask  # eventlet calls self._apply_mask(data, mask, length=, offset=)
             websocket.socket = BufferedReceive(websocket.socket)
             if self.engineio_socket is not None:
