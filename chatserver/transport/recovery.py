@@ -77,7 +77,14 @@ class PacketLog:
 
     Offsets are numbers counted up from 1 (written as decimal strings, which socket.io-client
     keeps as it keeps socket.io's), so finding a client's place is arithmetic, not a search.
+    ``bytes`` counts each packet's text and the Python objects that keep it (``ENTRY_OVERHEAD``),
+    so that ``max_bytes`` bounds the memory even for a flood of small packets (a 429 answer is
+    about 100 characters and took 470 bytes of memory: counting the text alone let the log grow to
+    four times its bound).
     """
+
+    # The entry's tuple, its offset, time and skip tuple, and the string's header (tracemalloc).
+    ENTRY_OVERHEAD = 300
 
     def __init__(self, window: float, max_bytes: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.window = window
@@ -99,7 +106,7 @@ class PacketLog:
             to = tuple(to)
         self.entries.append((self._next, encoded, to, tuple(skip), namespace, now, message_id))
         self._next += 1
-        self.bytes += len(encoded)
+        self.bytes += len(encoded) + self.ENTRY_OVERHEAD
         self.prune(now)
 
     def prune(self, now: float | None = None) -> None:
@@ -107,7 +114,7 @@ class PacketLog:
         oldest = (self.clock() if now is None else now) - self.window
         entries = self.entries
         while entries and (entries[0][AT] < oldest or self.bytes > self.max_bytes):
-            self.bytes -= len(entries.popleft()[ENCODED])
+            self.bytes -= len(entries.popleft()[ENCODED]) + self.ENTRY_OVERHEAD
 
     def can_serve(self, offset: str) -> bool:
         """Whether every packet after ``offset`` is still here (and ``offset`` was one of ours)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 from chatserver.transport.recovery import PacketLog, Session
 
 
@@ -57,7 +59,24 @@ def test_an_offset_is_served_only_while_everything_after_it_is_kept():
 
 
 def test_the_log_keeps_at_most_its_bytes():
-    log = PacketLog(window=120, max_bytes=40, clock=Clock())
-    fill(log, *[(None, [None])] * 10)  # 10 bytes each
-    assert log.bytes <= 40
+    each = 10 + PacketLog.ENTRY_OVERHEAD  # 10 characters of text each, and the objects that keep it
+    log = PacketLog(window=120, max_bytes=4 * each, clock=Clock())
+    fill(log, *[(None, [None])] * 10)
+    assert log.bytes <= 4 * each
     assert [entry[0] for entry in log.entries] == [7, 8, 9, 10]
+
+
+def test_the_bytes_counted_are_the_memory_the_log_holds():
+    # A flood of small packets (429 answers) must not hold several times max_bytes in Python objects.
+    log = PacketLog(window=120, max_bytes=1 << 30, clock=Clock())
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for number in range(5000):
+            offset = log.reserve()
+            log.append(f'2["response",{{"command":"message","code":"429","n":{number}}},"{offset}"]',
+                       f"sid{number % 7}", [None], "/")
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert 0.7 * held <= log.bytes <= 1.5 * held, (log.bytes, held)
