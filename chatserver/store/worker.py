@@ -27,9 +27,9 @@ from .interface import Account, Conversation, Room, Store, StoreUnavailable
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_BATCH = 1000
-# How long the worker, woken by a save, waits for more before writing them in one transaction.
-# Without it a worker that keeps up writes one message per transaction: the Python around each
-# transaction costs more than the row, and every wake-up takes the GIL from the event loop. A
+# The least time between two writes of saved messages: what comes meanwhile goes in one transaction.
+# Without it a busy worker writes a few messages per transaction: the Python around each
+# transaction costs more than the rows, and every wake-up takes the GIL from the event loop. A
 # call (a login, a history page) ends the wait at once: only saves wait.
 DEFAULT_BATCH_DELAY = 0.02
 
@@ -115,12 +115,12 @@ def _one_line(error: Exception) -> str:
 
 def _unreachable(error: Exception) -> bool:
     """Whether ``error`` says the database is down or locked (rather than that the data was bad)."""
-    return isinstance(error, (OperationalError, InterfaceError)) or (
+    return isinstance(error, (OperationalError, InterfaceError, StoreUnavailable)) or (
         isinstance(error, DBAPIError) and error.connection_invalidated)
 
 
 class OffloadedStore(Store):
-    """A Store whose calls run in order on one worker OS thread that owns ``store``.
+    """A Store whose calls run in order on one worker OS thread that owns ``store`` (a Store or a ProcessStore).
 
     Every method means what it means in ``Store``. ``save_messages`` returns at once; saves
     that fail are logged and dropped. The others wait for their result and raise what the
@@ -167,7 +167,7 @@ class OffloadedStore(Store):
             # The job stays queued and runs later; only this caller stops waiting for it.
             raise StoreUnavailable(f"no answer within {timeout} s")
         if job.error is not None:
-            if _unreachable(job.error):
+            if _unreachable(job.error) and not isinstance(job.error, StoreUnavailable):
                 raise StoreUnavailable(_one_line(job.error)) from job.error
             raise job.error
         return job.result
@@ -214,18 +214,25 @@ class OffloadedStore(Store):
             return bool(self._jobs) and isinstance(self._jobs[0], _Save)
 
     def _run(self) -> None:
+        last_write = -self._batch_delay
         while True:
+            self._wake.wait()
+            # Saves are written at most once per batch delay, so a busy worker writes big batches:
+            # one that took whatever came during its last write would write a few rows each time.
+            # A message after a quiet spell goes at once; a queued call ends the wait.
+            wait = last_write + self._batch_delay - time.monotonic()
+            if wait > 0 and self._saves_waiting():
+                self._call_waits.wait(wait)
             with self._lock:
                 job = self._next()
                 if job is None:
                     self._wake.clear()  # under the lock: a job submitted after this sets it again
             if job is None:
-                self._wake.wait()
-                if self._batch_delay and self._saves_waiting():
-                    self._call_waits.wait(self._batch_delay)
-            elif job is _STOP:
+                continue
+            if job is _STOP:
                 break
-            elif isinstance(job, list):
+            if isinstance(job, list):
+                last_write = time.monotonic()
                 self._save(job)
             else:
                 job.run()

@@ -7,6 +7,7 @@ import logging
 import sqlite3
 import subprocess
 import sys
+import time
 
 import pytest
 from sqlalchemy import event
@@ -74,6 +75,32 @@ def test_pending_saves_are_merged_into_few_transactions(engine):
     assert len(commits) == 1
     page, more = store.history("ALL", limit=100)
     assert len(page) == 100 and more
+    store.close()
+
+
+def test_a_busy_worker_waits_the_batch_delay_after_a_write_instead_of_taking_what_came_during_it(engine):
+    # The first write is slowed down; "during" arrives while it runs, "after" once it is done.
+    # Taking whatever queued up during a write would write "during" alone, then "after": a busy
+    # worker would write a few rows per transaction. Both must wait for the delay and go together.
+    slow = [True]
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def slow_first_insert(connection, cursor, statement, parameters, context, executemany) -> None:
+        if statement.startswith("INSERT INTO messages") and slow.pop() if slow else False:
+            time.sleep(0.2)
+
+    store = OffloadedStore(SqlStore(engine), batch_delay=1.0)
+    commits = count_commits(engine)
+    store.save_messages([("ALL", message("first"))])  # after a quiet spell: written at once
+    time.sleep(0.05)
+    store.save_messages([("ALL", message("during"))])
+    time.sleep(0.25)
+    store.save_messages([("ALL", message("after"))])
+    time.sleep(0.1)
+    assert len(commits) == 1, "a save was written before the batch delay had passed"
+    assert store.flush(timeout=5)  # a call ends the wait
+    assert len(commits) == 2
+    assert saved_data(store) == ["first", "during", "after"]
     store.close()
 
 
