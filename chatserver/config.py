@@ -157,6 +157,9 @@ SETTINGS = (
         "SQLAlchemy URL of the accounts and history (`postgresql://user@host/db` for a cluster). Unset: the SQLite "
         "file `chatserver.sqlite3` in the app's instance folder.",
     ),
+    Setting("STORE_PROCESS", True, _switch("on", "off"),
+            "`on`: under eventlet, each server process hands its database work to a child process of its own, so "
+            "that the work never stalls the sockets; `off`: a thread of the server process does it."),
     Setting("GUESTS", True, _switch("on", "off"),
             "`on`: an unregistered id logs in as a guest (the seed's login); `off`: registered users only."),
     Setting("REGISTRATION", True, _switch("open", "closed"),

@@ -174,9 +174,10 @@ def database_url(app: Flask) -> str:
     return url
 
 
-def _open_store(url: str, threads: Threads, observe_save: Callable[[float], None] | None = None) -> Store:
-    """Open (and migrate) the accounts and history database at ``url``."""
-    store = open_store(url, threads=threads, observe_save=observe_save)
+def _open_store(url: str, threads: Threads, process: bool,
+                observe_save: Callable[[float], None] | None = None) -> Store:
+    """Open (and migrate) the accounts and history database at ``url``, in a child process if ``process``."""
+    store = open_store(url, threads=threads, process=process, observe_save=observe_save)
     # Live messages are written behind their replies: whatever stops the process (gunicorn's
     # worker exit, Ctrl-C under flask run) writes what is still queued first.
     atexit.register(store.close, SHUTDOWN_FLUSH_TIMEOUT)
@@ -263,7 +264,9 @@ class ChatServer:
 
             metrics = Metrics(config["CHATSERVER_METRICS_ALLOW"])
         threads, offload = _threads_for(socketio.async_mode)
-        store = _open_store(url, threads, metrics.store_writes.observe if metrics else None)
+        # Only eventlet runs every socket on one OS thread, which a store thread's GIL would stall.
+        in_child = config["CHATSERVER_STORE_PROCESS"] and socketio.async_mode == "eventlet"
+        store = _open_store(url, threads, in_child, metrics.store_writes.observe if metrics else None)
         accounts = Accounts(
             store,
             guests=config["CHATSERVER_GUESTS"],

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .interface import MESSAGE_FIELDS, Account, Conversation, Room, Store, StoreUnavailable, UnknownMessage
 from .migrate import upgrade
+from .process import ProcessStore
 from .sql import DEFAULT_BUSY_TIMEOUT, SqlStore, open_engine
 from .worker import OS_THREADS, OffloadedStore, Threads
 
@@ -21,6 +22,7 @@ __all__ = [
     "Account",
     "Conversation",
     "OffloadedStore",
+    "ProcessStore",
     "Room",
     "SqlStore",
     "Store",
@@ -40,13 +42,17 @@ def default_url(instance_path: str | Path) -> str:
 
 
 def open_store(url: str, *, threads: Threads = OS_THREADS, migrate: bool = True,
-               busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+               busy_timeout: float = DEFAULT_BUSY_TIMEOUT, process: bool = False,
                observe_save: Callable[[float], None] | None = None) -> OffloadedStore:
     """Open the database at ``url``, migrate it unless told not to, and run the store on a worker thread.
 
-    Blocks while it connects and migrates: call it at startup, before serving. ``observe_save``
-    is told the seconds of each batched write of messages (see ``OffloadedStore``).
+    Blocks while it connects and migrates: call it at startup, before serving. With ``process``
+    the worker thread hands every call to a child process that owns the database (see
+    ``ProcessStore``). ``observe_save`` is told the seconds of each batched write of messages.
     """
+    if process:
+        child = ProcessStore(url, migrate=migrate, busy_timeout=busy_timeout)
+        return OffloadedStore(child, threads, observe_save=observe_save)
     engine = open_engine(url, busy_timeout=busy_timeout)
     try:
         if migrate:

@@ -15,10 +15,10 @@ def url(request, tmp_path):
     return request.getfixturevalue("postgres_url")
 
 
-@pytest.fixture
-def store(url):
-    """The store as the server opens it: migrated, behind the worker thread."""
-    store = open_store(url)
+@pytest.fixture(params=["thread", "process"])
+def store(request, url):
+    """The store as the server opens it: migrated, behind the worker thread, in a child process or not."""
+    store = open_store(url, process=request.param == "process")
     yield store
     store.close()
 
