@@ -39,10 +39,14 @@ WARMUP = 1.5  # seconds of load before the measured window: logins done, queues 
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds used so far by process ``pid`` (fields 14 and 15 of /proc/PID/stat)."""
+    """User + system CPU seconds used so far by process ``pid`` and its children (the store's process)."""
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    total = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # fields 14 and 15 of /proc/PID/stat
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as children:
+            total += sum(cpu_seconds(int(child)) for child in children.read().split())
+    return total
 
 
 class RawSocket:

@@ -59,6 +59,7 @@ RATIO_PAIRS = [
     ("chatserver-pg", "chatserver-nohistory"),
     ("chatserver-metrics", "chatserver"),
     ("chatserver", "chatserver-norecovery"),
+    ("chatserver", "chatserver-storethread"),
 ]
 
 

@@ -1,12 +1,14 @@
 """Start and stop the servers under test, each on a free loopback port, pinned to one core.
 
-Five variants: `chatserver` (history on, SQLite), `chatserver-nohistory` (CHATSERVER_HISTORY=off),
+Seven variants: `chatserver` (history on, SQLite), `chatserver-nohistory` (CHATSERVER_HISTORY=off),
 `chatserver-pg` (history on, PostgreSQL), `chatserver-metrics` (`chatserver` with CHATSERVER_METRICS=on,
 run only when asked for: it measures what counting costs), `chatserver-norecovery` (`chatserver` with
 CHATSERVER_RECOVERY_WINDOW=0, run only when asked for: what connection state recovery costs, which every
-other variant has on) and `node-seed`. Every chatserver run gets a database of
-its own: a fresh SQLite file next to its log, or a PostgreSQL database created before the server
-starts and dropped after it stops, so no run inherits another's rows.
+other variant has on), `chatserver-storethread` (`chatserver` with CHATSERVER_STORE_PROCESS=off, run only
+when asked for: the store on a thread of the server process instead of a child process) and `node-seed`.
+Every chatserver run gets a database of its own: a fresh SQLite file next to its log, or a PostgreSQL
+database created before the server starts and dropped after it stops, so no run inherits another's rows.
+The server's own process is pinned; the processes it starts (its store) are not (`_unpin_children`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
 OPEN_FILES = 65536  # 20,000 clients need 20,000 descriptors on each side, plus some
-CHATSERVERS = ("chatserver", "chatserver-nohistory", "chatserver-pg", "chatserver-metrics", "chatserver-norecovery")
+CHATSERVERS = ("chatserver", "chatserver-nohistory", "chatserver-pg", "chatserver-metrics", "chatserver-norecovery",
+               "chatserver-storethread")
 NAMES = (*CHATSERVERS, "node-seed")
 # The PostgreSQL that chatserver-pg's databases are created on (trust auth; BENCH_POSTGRES_URL overrides).
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
@@ -91,6 +94,8 @@ def command(
             env["CHATSERVER_METRICS"] = "on"
         if name == "chatserver-norecovery":
             env["CHATSERVER_RECOVERY_WINDOW"] = "0"
+        if name == "chatserver-storethread":
+            env["CHATSERVER_STORE_PROCESS"] = "off"
         return cmd, env, chatserver_dir
     if name == "node-seed":
         return ["node", os.path.join(BENCH, "peers", "node-seed", "server.js"), str(port), "127.0.0.1"], {}, ROOT
@@ -98,7 +103,8 @@ def command(
 
 
 # What makes the variants differ: never inherited from the shell that runs the bench.
-VARIANT_ENV = ("CHATSERVER_HISTORY", "CHATSERVER_DATABASE_URL", "CHATSERVER_METRICS", "CHATSERVER_RECOVERY_WINDOW")
+VARIANT_ENV = ("CHATSERVER_HISTORY", "CHATSERVER_DATABASE_URL", "CHATSERVER_METRICS", "CHATSERVER_RECOVERY_WINDOW",
+               "CHATSERVER_STORE_PROCESS")
 
 
 def inherited_env() -> dict:
@@ -285,7 +291,20 @@ class Server:
         except BaseException:
             self.__exit__(None, None, None)
             raise
+        self._unpin_children()
         return self
+
+    def _unpin_children(self) -> None:
+        """Let the server's child processes (chatserver's store) run on any core, as PostgreSQL's backends do.
+
+        The pin is for the event loop, the one core that serves every socket. Work the server hands
+        to another process is still its cost: the generator counts the CPU of the whole process tree.
+        """
+        cores = range(os.cpu_count() or 1)
+        for task in os.listdir(f"/proc/{self.pid}/task"):
+            with open(f"/proc/{self.pid}/task/{task}/children", encoding="utf-8") as f:
+                for child in f.read().split():
+                    os.sched_setaffinity(int(child), cores)
 
     def _wait_ready(self) -> None:
         """Poll the Engine.IO handshake until it answers (bounded), failing fast if the process dies."""

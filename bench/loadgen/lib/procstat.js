@@ -17,20 +17,61 @@ function ticksPerSecond() {
   return clkTck;
 }
 
-/** Resident set size of `pid` in KiB (VmRSS), or null without a pid. */
-function rssKb(pid) {
-  if (!pid) return null;
-  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) : null;
+/** `pid` and its descendants: a server's work done in child processes (chatserver's store) is its cost too. */
+function processTree(pid) {
+  const pids = [pid];
+  for (let i = 0; i < pids.length; i++) {
+    let tasks = [];
+    try {
+      tasks = fs.readdirSync(`/proc/${pids[i]}/task`);
+    } catch (e) {
+      continue; // ended meanwhile
+    }
+    for (const task of tasks) {
+      try {
+        const children = fs.readFileSync(`/proc/${pids[i]}/task/${task}/children`, "utf8").trim();
+        if (children) pids.push(...children.split(/\s+/).map(Number));
+      } catch (e) {
+        // the thread ended meanwhile
+      }
+    }
+  }
+  return pids;
 }
 
-/** [utime, stime] of `pid` (all its threads) in seconds, or null without a pid. */
+function readOrNull(path) {
+  try {
+    return fs.readFileSync(path, "utf8");
+  } catch (e) {
+    return null; // a child that ended between listing and reading
+  }
+}
+
+/** Resident set size of `pid` and its descendants in KiB (VmRSS), or null without a pid. */
+function rssKb(pid) {
+  if (!pid) return null;
+  let total = 0;
+  for (const p of processTree(pid)) {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readOrNull(`/proc/${p}/status`) || "");
+    if (m) total += Number(m[1]);
+  }
+  return total;
+}
+
+/** [utime, stime] of `pid` and its descendants (all their threads) in seconds, or null without a pid. */
 function cpuTimes(pid) {
   if (!pid) return null;
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-  // Fields after the ")" that closes comm: state is field 3, utime 14, stime 15.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return [Number(fields[11]) / ticksPerSecond(), Number(fields[12]) / ticksPerSecond()];
+  let user = 0;
+  let system = 0;
+  for (const p of processTree(pid)) {
+    const stat = readOrNull(`/proc/${p}/stat`);
+    if (stat === null) continue;
+    // Fields after the ")" that closes comm: state is field 3, utime 14, stime 15.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    user += Number(fields[11]);
+    system += Number(fields[12]);
+  }
+  return [user / ticksPerSecond(), system / ticksPerSecond()];
 }
 
 /** utime+stime of `pid` in seconds, or null without a pid. */
