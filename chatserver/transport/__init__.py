@@ -14,10 +14,11 @@ from socketio.packet import Packet
 from .admission import Admission
 from .fanout import FanOutManager
 from .handshake import ExactPingInterval
-from .malformed import UndecodablePostGuard, checked_websocket_class
+from .malformed import checked_websocket_class, refuse_undecodable_posts
+from .newsockets import on_each_new_socket
 from .packetfilter import IncomingPacketFilter
 from .packets import packet_class
-from .polling import PollingGuard
+from .polling import PolledSocket
 from .recovery import Recovery
 from .sendqueue import SlowConsumerGuard
 from .sessionenviron import SessionEnviron
@@ -76,8 +77,8 @@ def install(app: Any, socketio: Any, settings: TransportSettings) -> Admission:
         HubPing(eio)
     IncomingPacketFilter(eio)
     ExactPingInterval(eio)
-    UndecodablePostGuard(eio)
-    PollingGuard(eio)
+    refuse_undecodable_posts(eio)
+    on_each_new_socket(eio, PolledSocket)  # its GETs
     RequireTransport(eio)
     guard = SlowConsumerGuard(eio, settings.send_queue_bytes)
     websocket = eio._async.get("websocket")

@@ -15,6 +15,8 @@ from typing import Any
 
 from engineio.packet import OPEN
 
+from .newsockets import on_each_new_socket
+
 
 class ExactPingInterval:
     """Wraps the Engine.IO ``connect`` handler of ``eio`` to advertise the ping interval and timeout to the millisecond.
@@ -26,18 +28,13 @@ class ExactPingInterval:
     """
 
     def __init__(self, eio: Any) -> None:
-        self.eio = eio
         self.milliseconds = round((eio.ping_interval + eio.ping_interval_grace_period) * 1000)
         self.timeout_milliseconds = round(eio.ping_timeout * 1000)
-        self._connect = eio.handlers["connect"]
-        eio.handlers["connect"] = self.on_connect
+        on_each_new_socket(eio, self.correct)
 
-    def on_connect(self, sid: str, environ: dict, *args: Any) -> Any:
-        """Engine.IO connect handler: correct the waiting OPEN packet, then connect as before."""
-        engineio_socket = self.eio.sockets.get(sid)
-        if engineio_socket is not None:
-            for packet in list(engineio_socket.queue.queue):  # the async mode's queue keeps a deque
-                if getattr(packet, "packet_type", None) == OPEN and isinstance(packet.data, dict):
-                    packet.data["pingInterval"] = self.milliseconds
-                    packet.data["pingTimeout"] = self.timeout_milliseconds
-        return self._connect(sid, environ, *args)
+    def correct(self, engineio_socket: Any) -> None:
+        """Correct a new socket's OPEN packet, queued and not sent yet."""
+        for packet in list(engineio_socket.queue.queue):  # the async mode's queue keeps a deque
+            if getattr(packet, "packet_type", None) == OPEN and isinstance(packet.data, dict):
+                packet.data["pingInterval"] = self.milliseconds
+                packet.data["pingTimeout"] = self.timeout_milliseconds

@@ -26,6 +26,7 @@ from typing import Any
 
 from engineio.exceptions import EngineIOError
 
+from .newsockets import on_each_new_socket
 from .upgrade import without_noops
 
 logger = logging.getLogger(__name__)
@@ -123,8 +124,8 @@ class UndecodablePost(EngineIOError):
     """A long-polling POST body python-engineio cannot decode."""
 
 
-class UndecodablePostGuard:
-    """Wraps the Engine.IO ``connect`` handler of ``eio`` so that every new socket refuses undecodable POST bodies.
+def refuse_undecodable_posts(eio: Any) -> None:
+    """Have every new Engine.IO socket of ``eio`` refuse undecodable POST bodies.
 
     Each socket's ``handle_post_request`` (engine.io reads and decodes the body there) is wrapped:
     what decoding raises (ValueError, UnicodeDecodeError, binascii.Error; KeyError for a JSONP
@@ -132,27 +133,19 @@ class UndecodablePostGuard:
     closing the session. One debug line is logged instead of an ERROR traceback.
     """
 
-    def __init__(self, eio: Any) -> None:
-        self.eio = eio
-        self._connect = eio.handlers["connect"]
-        eio.handlers["connect"] = self.on_connect
+    def adopt(engineio_socket: Any) -> None:
+        engineio_socket.handle_post_request = functools.partial(
+            _handle_post_request, engineio_socket.handle_post_request, engineio_socket.sid)
 
-    def on_connect(self, sid: str, environ: dict, *args: Any) -> Any:
-        """Engine.IO connect handler: wrap the new socket's POST handler, then connect as before."""
-        engineio_socket = self.eio.sockets.get(sid)
-        if engineio_socket is not None:
-            engineio_socket.handle_post_request = functools.partial(
-                self.handle_post_request, engineio_socket.handle_post_request, sid
-            )
-        return self._connect(sid, environ, *args)
+    on_each_new_socket(eio, adopt)
 
-    @staticmethod
-    def handle_post_request(handle_post_request: Callable[[dict], Any], sid: str, environ: dict) -> Any:
-        """Run engine.io's POST handler; raise UndecodablePost if the body cannot be decoded."""
-        try:
-            return handle_post_request(environ)
-        except (ValueError, KeyError) as exc:
-            # The chat's packet handlers never raise into engine.io (packetfilter), so this is the body.
-            logger.debug("refused a long-polling POST from %s for %s: not an Engine.IO payload (%s: %.200s)",
-                         environ.get("REMOTE_ADDR", "?"), sid, type(exc).__name__, exc)
-            raise UndecodablePost(str(exc)) from None
+
+def _handle_post_request(handle_post_request: Callable[[dict], Any], sid: str, environ: dict) -> Any:
+    """Run engine.io's POST handler; raise UndecodablePost if the body cannot be decoded."""
+    try:
+        return handle_post_request(environ)
+    except (ValueError, KeyError) as exc:
+        # The chat's packet handlers never raise into engine.io (packetfilter), so this is the body.
+        logger.debug("refused a long-polling POST from %s for %s: not an Engine.IO payload (%s: %.200s)",
+                     environ.get("REMOTE_ADDR", "?"), sid, type(exc).__name__, exc)
+        raise UndecodablePost(str(exc)) from None

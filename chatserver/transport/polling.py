@@ -62,19 +62,3 @@ class PolledSocket:
             # engine.io's queue ended without a CLOSE packet: the session closed under this GET.
             return [Packet(NOOP)]
         return packets
-
-
-class PollingGuard:
-    """Wraps the Engine.IO ``connect`` handler of ``eio``: every new socket's GETs go through ``PolledSocket``."""
-
-    def __init__(self, eio: Any) -> None:
-        self.eio = eio
-        self._connect = eio.handlers["connect"]
-        eio.handlers["connect"] = self.on_connect
-
-    def on_connect(self, sid: str, environ: dict, *args: Any) -> Any:
-        """Engine.IO connect handler: wrap the new socket's GET handler, then connect as before."""
-        engineio_socket = self.eio.sockets.get(sid)
-        if engineio_socket is not None:
-            PolledSocket(engineio_socket)
-        return self._connect(sid, environ, *args)

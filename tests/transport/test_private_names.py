@@ -330,9 +330,9 @@ WEBSOCKET = "chatserver.transport.eventlet.websocket (LeanWebSocket, CoalescingW
 HEADDEADLINE = "chatserver.transport.eventlet.headdeadline (HeadDeadlineProtocol)"
 SERVER = "chatserver.transport.eventlet.server (run, GracefulShutdown)"
 HANDSHAKE = "chatserver.transport.handshake (ExactPingInterval)"
-MALFORMED = "chatserver.transport.malformed (CheckedWebSocket, UndecodablePostGuard)"
+MALFORMED = "chatserver.transport.malformed (CheckedWebSocket, refuse_undecodable_posts)"
 NAMESPACES = "chatserver.transport.namespaces (is_known, is_connected, refuse_unknown)"
-POLLING = "chatserver.transport.polling (PolledSocket, PollingGuard)"
+POLLING = "chatserver.transport.polling (PolledSocket)"
 UPGRADE = "chatserver.transport.upgrade (without_noops)"
 PACKETRULES = "chatserver.transport.packetrules (decode)"
 RECOVERY = "chatserver.transport.recovery (Recovery)"
@@ -543,7 +543,7 @@ RELIANCES = [
     Reliance(EIO, "SimpleWebSocketWSGI().ws", MALFORMED + ": close_for_protocol_error closes simple-websocket's "
              "connection", touches(lookup("engineio.async_drivers._websocket_wsgi:SimpleWebSocketWSGI.__call__"),
                                    "ws", "Server")),
-    Reliance(EIO, "Socket.handle_post_request", MALFORMED + ": UndecodablePostGuard replaces it on each socket and "
+    Reliance(EIO, "Socket.handle_post_request", MALFORMED + ": refuse_undecodable_posts replaces it on each socket and "
              "catches ValueError", check_all(
                  parameters(lookup("engineio.socket:Socket.handle_post_request"), "self", "environ"),
                  undecodable_post_raises_value_error)),

@@ -22,24 +22,21 @@ from typing import Any
 from engineio.packet import PING, Packet
 from eventlet.hubs import get_hub
 
+from ..newsockets import on_each_new_socket
+
 logger = logging.getLogger(__name__)
 
 
 class HubPing:
-    """Wraps the Engine.IO ``connect`` handler of ``eio``: each new socket pings from a hub timer."""
+    """Has each new Engine.IO socket of ``eio`` ping from a hub timer."""
 
     def __init__(self, eio: Any) -> None:
         self.eio = eio
-        self._connect = eio.handlers["connect"]
-        eio.handlers["connect"] = self.on_connect
+        on_each_new_socket(eio, self.adopt)
 
-    def on_connect(self, sid: str, environ: dict, *args: Any) -> Any:
-        """Engine.IO connect handler: replace the new socket's ``schedule_ping``, then connect as before."""
-        # engine.io calls schedule_ping for the first time once this handler has returned.
-        engineio_socket = self.eio.sockets.get(sid)
-        if engineio_socket is not None:
-            engineio_socket.schedule_ping = functools.partial(self.schedule, engineio_socket)
-        return self._connect(sid, environ, *args)
+    def adopt(self, engineio_socket: Any) -> None:
+        """Replace a new socket's ``schedule_ping`` (engine.io calls it first once the socket is connected)."""
+        engineio_socket.schedule_ping = functools.partial(self.schedule, engineio_socket)
 
     def schedule(self, engineio_socket: Any) -> None:
         """engine.io's ``Socket.schedule_ping``: the next PING goes out ``ping_interval`` from now."""
