@@ -16,7 +16,9 @@ it: `--servers chatserver,chatserver-metrics` shows what the metrics cost. So do
 `chatserver-norecovery` (CHATSERVER_RECOVERY_WINDOW=0): `--servers chatserver,chatserver-norecovery`
 shows what connection state recovery costs (on in every other variant), and a seventh,
 `chatserver-storethread` (CHATSERVER_STORE_PROCESS=off): `--servers chatserver,chatserver-storethread`
-shows what the store's child process saves the server against a store thread.
+shows what the store's child process saves the server against a store thread. The peer
+`python-seed` (the seed's handlers on plain Flask-SocketIO and eventlet) runs only when named:
+`--servers chatserver-nohistory,python-seed,node-seed` shows the floor of the stack.
 
     python3 bench/compare.py            # full: 3 rounds, capacity up to 20,000 clients once
     python3 bench/compare.py --quick    # a few minutes, for a smoke check
@@ -43,7 +45,7 @@ import servers  # noqa: E402
 SERVERS = servers.NAMES  # chatserver first, so the first ratio is chatserver / node-seed as ever
 # What the scenarios that send messages run by default: chatserver-metrics and -norecovery only when asked for.
 MESSAGE_SERVERS = tuple(name for name in SERVERS if name not in ("chatserver-metrics", "chatserver-norecovery",
-                                                                "chatserver-storethread"))
+                                                                "chatserver-storethread", "python-seed"))
 SCENARIOS = ("connect", "direct", "broadcast", "room", "latency", "capacity", "bystander")
 # Which servers each scenario runs unless --servers says otherwise: history stores messages, so
 # the scenarios that send them compare all four; the others keep chatserver against node-seed.

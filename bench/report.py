@@ -60,6 +60,9 @@ RATIO_PAIRS = [
     ("chatserver-metrics", "chatserver"),
     ("chatserver", "chatserver-norecovery"),
     ("chatserver", "chatserver-storethread"),
+    ("chatserver", "python-seed"),
+    ("chatserver-nohistory", "python-seed"),
+    ("python-seed", "node-seed"),
 ]
 
 

@@ -1,11 +1,18 @@
 """Start and stop the servers under test, each on a free loopback port, pinned to one core.
 
-Seven variants: `chatserver` (history on, SQLite), `chatserver-nohistory` (CHATSERVER_HISTORY=off),
-`chatserver-pg` (history on, PostgreSQL), `chatserver-metrics` (`chatserver` with CHATSERVER_METRICS=on,
-run only when asked for: it measures what counting costs), `chatserver-norecovery` (`chatserver` with
-CHATSERVER_RECOVERY_WINDOW=0, run only when asked for: what connection state recovery costs, which every
-other variant has on), `chatserver-storethread` (`chatserver` with CHATSERVER_STORE_PROCESS=off, run only
-when asked for: the store on a thread of the server process instead of a child process) and `node-seed`.
+Six chatserver variants and two peers:
+- `chatserver`: history on, SQLite;
+- `chatserver-nohistory`: CHATSERVER_HISTORY=off;
+- `chatserver-pg`: history on, PostgreSQL;
+- `chatserver-metrics`: `chatserver` with CHATSERVER_METRICS=on (what counting costs);
+- `chatserver-norecovery`: `chatserver` with CHATSERVER_RECOVERY_WINDOW=0 (what connection state
+  recovery costs, which every other variant has on);
+- `chatserver-storethread`: `chatserver` with CHATSERVER_STORE_PROCESS=off (the store on a thread
+  of the server process instead of a child process);
+- `node-seed`: the seed's server on Node's socket.io;
+- `python-seed`: the seed's handlers on plain Flask-SocketIO and eventlet (the floor of the stack
+  chatserver is built on).
+The metrics, norecovery and storethread variants and python-seed run only when asked for.
 Every chatserver run gets a database of its own: a fresh SQLite file next to its log, or a PostgreSQL
 database created before the server starts and dropped after it stops, so no run inherits another's rows.
 The server's own process is pinned; the processes it starts (its store) are not (`_unpin_children`).
@@ -30,7 +37,7 @@ BENCH = os.path.join(ROOT, "bench")
 OPEN_FILES = 65536  # 20,000 clients need 20,000 descriptors on each side, plus some
 CHATSERVERS = ("chatserver", "chatserver-nohistory", "chatserver-pg", "chatserver-metrics", "chatserver-norecovery",
                "chatserver-storethread")
-NAMES = (*CHATSERVERS, "node-seed")
+NAMES = (*CHATSERVERS, "node-seed", "python-seed")
 # The PostgreSQL that chatserver-pg's databases are created on (trust auth; BENCH_POSTGRES_URL overrides).
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
 
@@ -99,6 +106,9 @@ def command(
         return cmd, env, chatserver_dir
     if name == "node-seed":
         return ["node", os.path.join(BENCH, "peers", "node-seed", "server.js"), str(port), "127.0.0.1"], {}, ROOT
+    if name == "python-seed":
+        script = os.path.join(BENCH, "peers", "python-seed", "server.py")
+        return [chatserver_python(chatserver_dir), script, str(port), "127.0.0.1"], {}, ROOT
     raise ValueError(f"unknown server {name!r}")
 
 
