@@ -2,7 +2,7 @@
 
 The floor under chatserver's figures: node-seed's handlers (bench/peers/node-seed/server.js)
 line for line on the packages the user asked for (Flask, flask-cors, Flask-SocketIO,
-python-socketio, eventlet), each with its defaults. What this server does per message is the
+python-socketio, eventlet), each with its defaults but eventlet's connection cap. What this server does per message is the
 least any server on that stack does, so chatserver/python-seed says what chatserver's own
 layers cost or save, and python-seed/node-seed what the stack allows at best.
 
@@ -82,4 +82,6 @@ if __name__ == "__main__":
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
     host = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
     print(f"python-seed listening on http://{host}:{port}", flush=True)
-    socketio.run(app, host=host, port=port, log_output=False)
+    # The one setting not left at its default: eventlet's pool of 1,024 green threads would cap
+    # the clients at 1,024, and the connect scenario holds 2,000.
+    socketio.run(app, host=host, port=port, log_output=False, max_size=100_000)
