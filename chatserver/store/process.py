@@ -28,6 +28,7 @@ from typing import Any
 from .interface import Store, StoreUnavailable
 from .migrate import upgrade
 from .sql import DEFAULT_BUSY_TIMEOUT, SqlStore, open_engine
+from .worker import _one_line, _unreachable
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +43,6 @@ CALLS = frozenset(name for name in dir(Store) if not name.startswith("_"))
 
 def _portable(error: Exception) -> Exception:
     """``error`` as the parent can raise it: the database out of reach as StoreUnavailable, anything else as is."""
-    from .worker import _one_line, _unreachable  # worker.py imports nothing of this module
-
     if _unreachable(error):
         return StoreUnavailable(_one_line(error))
     try:
@@ -87,15 +86,18 @@ class ProcessStore:
     def _start(self) -> None:
         to_child, from_parent = os.pipe()
         to_parent, from_child = os.pipe()
+        self._writer = io.BufferedWriter(io.FileIO(from_parent, "wb"))
+        self._reader = io.BufferedReader(io.FileIO(to_parent, "rb"))
+        path = os.pathsep.join(filter(None, [_PACKAGE_ROOT, os.environ.get("PYTHONPATH")]))
         try:
-            path = os.pathsep.join(filter(None, [_PACKAGE_ROOT, os.environ.get("PYTHONPATH")]))
             self._child = subprocess.Popen([sys.executable, "-c", _CHILD], stdin=to_child, stdout=from_child,
                                            env={**os.environ, "PYTHONPATH": path})
+        except BaseException:
+            self._end()
+            raise
         finally:
             os.close(to_child)
             os.close(from_child)
-        self._writer = io.BufferedWriter(io.FileIO(from_parent, "wb"))
-        self._reader = io.BufferedReader(io.FileIO(to_parent, "rb"))
         try:
             self._exchange(self._setup)  # the URL by pipe, not argv: a password stays out of `ps`
         except BaseException:
