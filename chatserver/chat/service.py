@@ -306,7 +306,7 @@ class ChatService:
         user, alias, token = session["user"], session["alias"], session["token"]
         if self._dropped.pop(sid, None) is not None:
             # Never went offline; only rooms joined or left on another device meanwhile are not here.
-            return self._rejoin_rooms(user, Outbox())
+            return self._rejoin_rooms(sid, user, Outbox())
         try:
             # The same check as a login with the session's token (a guest: its id): revoked, banned, taken.
             grant = self.accounts.login(user, None, token, address)
@@ -323,7 +323,7 @@ class ChatService:
             self._aliases[sid] = alias
         logger.info("login %s on socket %s again after its recovery", user, sid)
         # A guest's rooms ended with the grace; anyone's may have changed on another device.
-        self._rejoin_rooms(user, outbox)
+        self._rejoin_rooms(sid, user, outbox)
         if grant.registered and self.store is not None:
             outbox.deliveries += [Delivery("message", message, sid) for message in self.store.take_offline(user)]
         return outbox
@@ -621,11 +621,21 @@ class ChatService:
             outbox.deliveries.append(_presence_event(PresenceChange("offline", departure.user, departure.alias)))
         return departure
 
-    def _rejoin_rooms(self, user: str, outbox: Outbox) -> Outbox:
-        """Have a recovered socket leave every chat room and join those ``user`` is a member of now."""
+    def _rejoin_rooms(self, sid: str, user: str, outbox: Outbox) -> Outbox:
+        """Bring a recovered socket's chat rooms to those ``user`` is a member of now.
+
+        Only the difference: leaving a room to join it again would, in a cluster, stop its emits
+        reaching this node for a moment (the node's route for the room goes and comes back).
+        """
         if self.rooms is not None:
-            outbox.leaves.append(EVERY_CHAT_ROOM)
-            outbox.joins += [room_key(room) for room in self.store.rooms_of(user)]
+            member_of = {room_key(room) for room in self.store.rooms_of(user)}
+            if self.socket_rooms is None:
+                outbox.leaves.append(EVERY_CHAT_ROOM)
+                outbox.joins += sorted(member_of)
+            else:
+                in_rooms = {room for room in self.socket_rooms(sid) if is_chat_room(room)}
+                outbox.leaves += sorted(in_rooms - member_of)
+                outbox.joins += sorted(member_of - in_rooms)
         return outbox
 
     def _end_guest(self, sid: str, departure: Departure | None, guest: bool, outbox: Outbox,

@@ -138,3 +138,21 @@ def test_leftovers_of_an_earlier_guest_are_dropped_at_the_next_guests_login(serv
     assert store.room("old") is None
     assert room_key("old") not in outbox.joins
     assert outbox.deliveries[0].payload == {"command": "list", "rooms": []}
+
+
+def test_a_recovered_socket_leaves_and_joins_only_the_rooms_that_changed_while_it_was_away(service, act, sockets):
+    # Leaving a room it is still in to join it again would, in a cluster, take the node's route
+    # for the room away for a moment, and another node's message to the room with it.
+    act("b1", "login", {"id": "bob"})
+    act("b1", "room", {"command": "create", "roomId": "kept"})
+    act("b1", "room", {"command": "create", "roomId": "left"})
+    session = service.session_of("b1")
+    service.drop("b1")
+    rooms_at_the_drop = set(sockets.rooms["b1"])  # what recovery gives the socket back
+    act("b2", "login", {"id": "bob"})  # meanwhile, on another device
+    act("b2", "room", {"command": "delete", "roomId": "left"})
+    act("b2", "room", {"command": "create", "roomId": "new"})
+    sockets.rooms["b1"] = rooms_at_the_drop
+    resumed = service.resume("b1", "127.0.0.1", session)
+    assert resumed.leaves == [room_key("left")]
+    assert resumed.joins == [room_key("new")]
