@@ -155,13 +155,15 @@ class FanOutManager(Manager):
         if callback is not None or (namespace not in self.rooms and (recovery is None or not recovery.wanted(room))):
             return super().emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback, **kwargs)
         skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
-        restored = recovery.sent_already(message_id) if message_id is not None and recovery is not None else None
-        if restored is not None:
-            skip = [*skip, restored]  # a socket restored here had this one among its missed packets
         # As Manager.emit: a tuple is several arguments, anything else one (None: none).
         arguments = list(data) if isinstance(data, tuple) else [] if data is None else [data]
         if recovery is not None:
             with recovery.lock:
+                # Asked under the lock a restore holds while it sends the missed packets: asked
+                # before it, a restore that finished meanwhile would get this one twice.
+                restored = recovery.sent_already(message_id) if message_id is not None else None
+                if restored is not None:
+                    skip = [*skip, restored]  # a socket restored here had this one among its missed packets
                 recipients = self._recipients(namespace, room, skip)
                 if not recipients and not recovery.wanted(room):
                     return None
