@@ -18,7 +18,7 @@ from flask_socketio import SocketIO
 from sqlalchemy.engine import make_url
 
 from . import control, transport
-from .chat import ChatService, MemoryPresence, UserList
+from .chat import ONLINE_ROOM, ChatService, MemoryPresence, UserList
 from .chat.accounts import Accounts, call_here
 from .chat.rooms import RoomLimits, RoomList
 from .config import DEFAULTS
@@ -226,6 +226,8 @@ class ChatServer:
         cluster = _cluster_for(config)
         if socketio is None:
             manager = cluster.queue if cluster else FanOutManager()
+            # Presence events may wait up to 20 ms to share a write with others (transport/eventlet/websocket.py).
+            manager.later_rooms = frozenset({ONLINE_ROOM})
             # One SocketIO per app: a module-level one shared by two apps mixes their handlers.
             socketio = SocketIO(
                 app,

@@ -44,6 +44,9 @@ class FanOutManager(Manager):
         self.recovery: Recovery | None = None
         # Set by a cluster's queue, which sends each node only the emits to rooms it holds.
         self.holds: RoomHolds | None = None
+        # Rooms whose emits may wait a moment to share each recipient's write with others (the
+        # chat's presence room: a login's `online` goes to everyone; see eventlet/websocket.py).
+        self.later_rooms: frozenset = frozenset()
 
     def pre_connect(self, eio_sid: str, namespace: str) -> str | None:
         """``BaseManager.pre_connect``; a socket restoring a dropped session gets its sid, rooms and missed packets."""
@@ -184,6 +187,8 @@ class FanOutManager(Manager):
             if isinstance(encoded, list):  # binary attachments: rare here, and python-socketio knows how
                 return super().emit(event, data, namespace, room=room, skip_sid=skip_sid, **kwargs)
         packet = eio_packet.Packet(eio_packet.MESSAGE, encoded)
+        if isinstance(room, str) and room in self.later_rooms:
+            packet.chatserver_later = True  # read by the eventlet WebSocket's writer; others send as always
         self.deliveries += len(recipients)
         # The Engine.IO packet: its type digit and the UTF-8 text (encoded, once per emit, only
         # when the text is not ASCII).

@@ -78,3 +78,31 @@ def test_rooms_and_get_rooms_match_python_socketio(ops):
     for sid in sids:
         ours.disconnect(sid, NAMESPACE)
     assert ours._rooms_of == {}
+
+
+class _Socket:
+    """An Engine.IO socket that keeps the packets sent to it."""
+
+    closed = False
+
+    def __init__(self):
+        self.packets = []
+
+    def send(self, packet):
+        self.packets.append(packet)
+
+
+def test_emits_to_a_later_room_mark_their_packet_as_one_that_may_wait():
+    manager = _manager(FanOutManager)
+    manager.later_rooms = frozenset({"ONLINE"})
+    sockets = {}
+    manager.server.eio.sockets = sockets
+    sid = manager.connect("eio0", NAMESPACE)
+    sockets["eio0"] = _Socket()
+    manager.enter_room(sid, NAMESPACE, "ONLINE")
+    manager.enter_room(sid, NAMESPACE, "user:a")
+    manager.emit("presence", {"command": "online"}, NAMESPACE, room="ONLINE")
+    manager.emit("message", {"data": "hi"}, NAMESPACE, room="user:a")
+    manager.emit("message", {"data": "both"}, NAMESPACE, room=["ONLINE", "user:a"])
+    marks = [getattr(packet, "chatserver_later", False) for packet in sockets["eio0"].packets]
+    assert marks == [True, False, False]
