@@ -27,6 +27,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def process_ended(pid: int, timeout: float = 10.0) -> bool:
+    """Whether process ``pid`` ended within ``timeout`` seconds (a zombie nobody reaped yet counts as ended)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                if stat.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
 class ServerProcess:
     """A real server process on a free loopback port, stopped on exit; its output goes to a log file."""
 

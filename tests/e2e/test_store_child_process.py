@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 from e2e_support import new_id
 
-from support import RecordingClient, ServerProcess, chatserver_command, free_port
+from support import RecordingClient, ServerProcess, chatserver_command, free_port, process_ended
 
 
 def store_children(pid: int) -> list[int]:
@@ -21,20 +20,6 @@ def store_children(pid: int) -> list[int]:
                     if b"chatserver.store.process" in cmdline.read():
                         found.append(int(child))
     return found
-
-
-def gone(pid: int, timeout: float = 10.0) -> bool:
-    """Whether process ``pid`` ended within ``timeout`` seconds (a zombie nobody reaped yet counts as ended)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as stat:
-                if stat.read().rsplit(")", 1)[1].split()[0] == "Z":
-                    return True
-        except FileNotFoundError:
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def assert_history_works(url: str) -> None:
@@ -57,7 +42,7 @@ def test_the_store_runs_in_one_child_process_that_ends_with_the_server(tmp_path)
         children = store_children(server.process.pid)
         assert len(children) == 1, children
         assert_history_works(server.url)
-    assert gone(children[0]), "the store's process outlived a stopped server"
+    assert process_ended(children[0]), "the store's process outlived a stopped server"
 
 
 def test_the_store_process_ends_when_the_server_is_killed(tmp_path):
@@ -65,7 +50,7 @@ def test_the_store_process_ends_when_the_server_is_killed(tmp_path):
     with ServerProcess(chatserver_command(port), port, log_dir=tmp_path) as server:
         [child] = store_children(server.process.pid)
         server.process.send_signal(signal.SIGKILL)
-        assert gone(child), "the store's process outlived a killed server"
+        assert process_ended(child), "the store's process outlived a killed server"
 
 
 def test_store_process_off_keeps_the_store_in_the_server(tmp_path):

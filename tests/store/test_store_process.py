@@ -10,30 +10,17 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 from store_support import message
 
 from chatserver.store import ProcessStore, StoreUnavailable, open_store
 
+from support import process_ended
+
 
 def sqlite_url(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'chatserver.sqlite3'}"
-
-
-def ended(pid: int, timeout: float = 10.0) -> bool:
-    """Whether process ``pid`` is gone (or a zombie nobody reaped) within ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as stat:
-                if stat.read().rsplit(")", 1)[1].split()[0] == "Z":
-                    return True
-        except FileNotFoundError:
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_the_database_work_runs_in_another_process(tmp_path):
@@ -46,7 +33,7 @@ def test_the_database_work_runs_in_another_process(tmp_path):
     finally:
         store.close()
     assert store.pid is None
-    assert ended(child)
+    assert process_ended(child)
 
 
 def test_the_url_reaches_the_child_by_pipe_not_on_its_command_line(tmp_path):
@@ -66,7 +53,7 @@ def test_a_killed_child_fails_one_call_and_the_next_starts_another(tmp_path):
         store.flush()
         first = store._store.pid
         os.kill(first, signal.SIGKILL)
-        assert ended(first)
+        assert process_ended(first)
         with pytest.raises(StoreUnavailable, match="store process ended"):
             store.ping()
         store.ping()  # a new child, on the same file
@@ -91,7 +78,7 @@ def test_sigint_and_sigterm_leave_the_child_serving_so_the_parent_can_write_what
         assert store._store.pid == child
     finally:
         store.close()
-    assert ended(child)
+    assert process_ended(child)
 
 
 def test_the_child_ends_when_its_parent_dies(tmp_path):
@@ -108,7 +95,7 @@ def test_the_child_ends_when_its_parent_dies(tmp_path):
         child = int(parent.stdout.readline())
         parent.kill()
         parent.wait(10)
-        assert ended(child), "the store's child outlived a killed parent"
+        assert process_ended(child), "the store's child outlived a killed parent"
     finally:
         parent.kill()
         parent.stdout.close()
