@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from abuse_support import RawPolling, RawWebSocket, chatserver_process, still_serves, wait_until
+from abuse_support import chatserver_process, still_serves, wait_until
+from raw_clients import RawPolling, RawWebSocket
 
 from support import RecordingClient
 

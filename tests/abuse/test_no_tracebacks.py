@@ -14,7 +14,8 @@ import socket
 import struct
 
 import pytest
-from abuse_support import RawPolling, still_serves
+from abuse_support import still_serves
+from raw_clients import RawPolling
 
 from support import BIN, ROOT, ServerProcess, chatserver_command, free_port
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 import http.client
 
 import pytest
-from abuse_support import RawPolling, RawWebSocket, chatserver_process, websocket_handshake_status
+from abuse_support import chatserver_process, websocket_handshake_status
+from raw_clients import RawPolling, RawWebSocket
 
 ALLOWED = ["https://a.example", "https://b.example"]
 EVIL = "https://evil.example"

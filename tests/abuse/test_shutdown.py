@@ -8,7 +8,8 @@ import threading
 import time
 
 import pytest
-from abuse_support import RawWebSocket, chatserver_process, wait_until
+from abuse_support import chatserver_process, wait_until
+from raw_clients import RawWebSocket
 
 from support import PYTHON, ROOT, RecordingClient, ServerProcess, free_port
 

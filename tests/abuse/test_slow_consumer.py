@@ -4,7 +4,8 @@ and it is dropped with a logged reason, on either transport."""
 from __future__ import annotations
 
 import pytest
-from abuse_support import RawPolling, RawWebSocket, chatserver_process, rss_kib, still_serves
+from abuse_support import chatserver_process, rss_kib, still_serves
+from raw_clients import RawPolling, RawWebSocket
 
 from support import RecordingClient
 

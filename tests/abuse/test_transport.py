@@ -9,7 +9,8 @@ import socket
 import time
 
 import pytest
-from abuse_support import RawPolling, RawWebSocket, chatserver_process, rss_kib, still_serves, wait_until
+from abuse_support import chatserver_process, rss_kib, still_serves, wait_until
+from raw_clients import RawPolling, RawWebSocket
 
 from support import RecordingClient
 
@@ -120,7 +121,7 @@ def test_posts_while_no_get_is_pending_are_kept_for_the_next_get(server, bystand
     assert raw.post('42["login",{"id":"poster"}]') == 200
     assert raw.post('42["message",{"recepient":"bystander","data":"from a poster"}]') == 200
     assert bystander.next("message", data="from a poster")["sender"] == "poster"
-    packets = raw.get()
+    packets = raw.packets()
     assert packets[0].startswith("40")
     assert any('"code":"200"' in packet and '"login"' in packet for packet in packets)
 

@@ -1,6 +1,7 @@
 """ChatService and MemoryPresence with plain values: no Flask, no sockets."""
 
 import pytest
+from chat_support import FakeClock
 
 from chatserver.chat import ONLINE_ROOM, ChatService, Delivery, user_room
 from chatserver.chat.accounts import Accounts
@@ -8,16 +9,6 @@ from chatserver.chat.outbox import EVERY_CHAT_ROOM
 from chatserver.chat.presence import MemoryPresence
 from chatserver.chat.ratelimit import TokenBucket
 from chatserver.chat.texts import TEXTS
-
-
-class FakeClock:
-    """A clock that only moves when told."""
-
-    def __init__(self, now=1000.0):
-        self.now = now
-
-    def __call__(self):
-        return self.now
 
 
 @pytest.fixture

@@ -5,22 +5,13 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+from chat_support import FakeClock
 
 from chatserver.chat import ChatService
 from chatserver.chat.accounts import Accounts, FailureLimit, token_digest
 from chatserver.store import open_store
 
 PASSWORD = "correct horse battery"
-
-
-class FakeClock:
-    """A clock that only moves when told."""
-
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

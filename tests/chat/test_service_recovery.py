@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from chat_support import FakeClock
 
 from chatserver.chat import ONLINE_ROOM, ChatService, user_room
 from chatserver.chat.accounts import Accounts
@@ -10,14 +11,6 @@ from chatserver.chat.outbox import EVERY_CHAT_ROOM
 from chatserver.store import open_store
 
 PASSWORD = "correct horse battery"
-
-
-class FakeClock:
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

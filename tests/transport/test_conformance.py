@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import websocket
-from wire import SOCKETIO_PATH, RawPolling, RawWebSocket, request
+from raw_clients import SOCKETIO_PATH, RawPolling, RawWebSocket, request
 
 from support import BIN, ServerProcess, chatserver_command, free_port
 

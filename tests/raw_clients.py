@@ -1,9 +1,11 @@
-"""Raw Engine.IO v4 clients for the conformance tests: every byte on the wire is the test's own."""
+"""Raw Engine.IO v4 clients: every byte on the wire is the test's own, for conformance checks and
+for sending what no client library would."""
 
 from __future__ import annotations
 
 import http.client
 import json
+import socket
 
 import websocket
 
@@ -25,19 +27,36 @@ def request(server: ServerProcess, method: str, query: str, body: bytes | None =
 
 
 class RawPolling:
-    """A long-polling Engine.IO session on raw HTTP requests."""
+    """A long-polling Engine.IO session on raw HTTP requests, from ``origin`` when given."""
 
-    def __init__(self, server: ServerProcess) -> None:
+    def __init__(self, server: ServerProcess, origin: str | None = None) -> None:
         self.server = server
-        status, body = request(server, "GET", "EIO=4&transport=polling")
+        self.origin = origin
+        status, _, body = self.request("GET")
         assert status == 200, (status, body)
         self.open = json.loads(body[1:])
         self.sid = self.open["sid"]
-        self.query = f"EIO=4&transport=polling&sid={self.sid}"
+
+    def request(self, method: str, body: bytes | None = None, query: str | None = None,
+                headers: dict[str, str] | None = None, timeout: float = 10.0) -> tuple[int, dict, str]:
+        """Send one request on a new connection (to this session unless ``query`` says otherwise);
+        return status, headers and body text."""
+        if query is None:
+            query = "EIO=4&transport=polling" + (f"&sid={self.sid}" if hasattr(self, "sid") else "")
+        all_headers = {"Origin": self.origin} if self.origin else {}
+        all_headers.update(headers or {})
+        connection = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=timeout)
+        try:
+            connection.request(method, f"{SOCKETIO_PATH}?{query}", body=body, headers=all_headers)
+            response = connection.getresponse()
+            return response.status, dict(response.getheaders()), response.read().decode("utf-8", "replace")
+        finally:
+            connection.close()
 
     def get(self, timeout: float = 10.0) -> tuple[int, str]:
         """GET what waits for the client: status and body."""
-        return request(self.server, "GET", self.query, timeout=timeout)
+        status, _, body = self.request("GET", timeout=timeout)
+        return status, body
 
     def packets(self) -> list[str]:
         """GET what waits for the client, which must be answered 200, as packets."""
@@ -47,15 +66,18 @@ class RawPolling:
 
     def post(self, payload: str) -> int:
         """POST Engine.IO packets (joined with the record separator); return the status."""
-        return request(self.server, "POST", self.query, payload.encode())[0]
+        return self.request("POST", payload.encode())[0]
 
 
 class RawWebSocket:
     """A WebSocket Engine.IO session on websocket-client, answering pings on the way."""
 
-    def __init__(self, server: ServerProcess, query: str = "") -> None:
+    def __init__(self, server: ServerProcess, query: str = "", origin: str | None = None,
+                 receive_buffer: int | None = None, timeout: float = 5.0) -> None:
         url = f"ws://127.0.0.1:{server.port}{SOCKETIO_PATH}?EIO=4&transport=websocket{query}"
-        self.ws = websocket.create_connection(url, timeout=5)
+        options = {"sockopt": [(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)]} if receive_buffer else {}
+        headers = {"Origin": origin} if origin else {}
+        self.ws = websocket.create_connection(url, timeout=timeout, header=headers, suppress_origin=True, **options)
         self.open = json.loads(self.ws.recv()[1:])
 
     def send(self, packet: str | bytes) -> None:
@@ -84,13 +106,13 @@ class RawWebSocket:
         self.send("42" + json.dumps([event, payload]))
 
     def receive_event(self, event: str) -> object:
-        """Return the payload of the next Socket.IO event named ``event``."""
+        """Return the payload of the next Socket.IO event named ``event``, skipping other packets."""
         while True:
             packet = self.receive()
-            assert packet.startswith("42"), f"expected an event, got {packet!r}"
-            name, *args = json.loads(packet[2:])
-            if name == event:
-                return args[0] if args else None
+            if packet.startswith("42"):
+                name, *args = json.loads(packet[2:])
+                if name == event:
+                    return args[0] if args else None
 
     def closed_by_server(self, timeout: float) -> bool:
         """Return whether the server closes the connection within ``timeout`` seconds (reading all it sends)."""
@@ -111,4 +133,4 @@ class RawWebSocket:
         except Exception:
             pass
         finally:
-            self.ws.shutdown()
+            self.ws.shutdown()  # releases the socket even when the closing handshake failed
