@@ -54,9 +54,6 @@ FLUSH_CUE = _FlushCue()
 # stays empty for a ping interval plus timeout, so each PING also keeps the writer alive.
 WRITER_PACKET_TYPES = (CLOSE, PING)
 
-# How a writer is marked with the flusher: to write at the end of the turn, or within LATER_DELAY.
-NOW, LATER = "now", "later"
-
 # Engine.IO sockets whose WebSocket connection has ended: nothing takes their queued packets any more.
 # A graceful shutdown waits for each socket's queue to drain; it must not wait for these (server.py).
 ended_connections: weakref.WeakSet = weakref.WeakSet()
@@ -119,27 +116,18 @@ LATER_DELAY = 0.02
 
 
 class HubFlusher:
-    """Writes the frames buffered during a turn once it ends, from eventlet's hub: no green thread wakes.
+    """Writes the marked writers' frames from eventlet's hub, ``delay`` seconds after the first
+    mark (0: once the running green thread yields): no green thread wakes."""
 
-    Writers with only frames that may wait (``mark_later``) are written ``LATER_DELAY`` seconds
-    after the first of them, all in one pass, unless a frame that may not wait comes first.
-    """
-
-    def __init__(self) -> None:
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
         self.dirty: list[CoalescingWriter] = []
-        self.later: list[CoalescingWriter] = []
 
     def mark(self, writer: CoalescingWriter) -> None:
-        """Have ``writer`` write its frames when the running green thread next yields."""
+        """Have ``writer`` write its frames in this flusher's next pass."""
         if not self.dirty:
-            get_hub().schedule_call_global(0, self.flush)
+            get_hub().schedule_call_global(self.delay, self.flush)
         self.dirty.append(writer)
-
-    def mark_later(self, writer: CoalescingWriter) -> None:
-        """Have ``writer`` write its frames within ``LATER_DELAY`` seconds."""
-        if not self.later:
-            get_hub().schedule_call_global(LATER_DELAY, self.flush_later)
-        self.later.append(writer)
 
     def flush(self) -> None:
         """Write every marked writer's frames (runs in the hub)."""
@@ -147,15 +135,11 @@ class HubFlusher:
         for writer in dirty:
             writer.write_now()
 
-    def flush_later(self) -> None:
-        """Write the frames that were let wait (runs in the hub)."""
-        later, self.later = self.later, []
-        for writer in later:
-            writer.write_now()
 
-
-# One per process: chatserver runs eventlet's hub in one thread.
-FLUSHER = HubFlusher()
+# One each per process: chatserver runs eventlet's hub in one thread. Frames that may wait
+# (presence) go to LATER_FLUSHER unless a frame for the same socket that may not comes first.
+FLUSHER = HubFlusher(0)
+LATER_FLUSHER = HubFlusher(LATER_DELAY)
 
 
 class CoalescingWriter:
@@ -188,7 +172,7 @@ class CoalescingWriter:
         self.writer_busy = True  # until the writer has sent what engine.io queued before the upgrade
         self.cued = False
         self.overflowed = False
-        self.marked: str | None = None  # NOW or LATER: with the flusher, to write the frames then
+        self.marked: HubFlusher | None = None  # the flusher that will write the frames
         self._send_packet = engineio_socket.send
         self._send_message = websocket.send
         engineio_socket.send = self.send
@@ -218,11 +202,11 @@ class CoalescingWriter:
             self._cue_writer()
         elif getattr(packet, "chatserver_later", False):
             if self.marked is None:
-                self.marked = LATER
-                FLUSHER.mark_later(self)
-        elif self.marked is not NOW:
+                self.marked = LATER_FLUSHER
+                LATER_FLUSHER.mark(self)
+        elif self.marked is not FLUSHER:
             # Frames let wait before this one go with it, in order.
-            self.marked = NOW
+            self.marked = FLUSHER
             FLUSHER.mark(self)
 
     def write_now(self) -> None:
