@@ -14,16 +14,23 @@ from support import ServerProcess
 SOCKETIO_PATH = "/socket.io/"
 
 
+def exchange(server: ServerProcess, method: str, query: str, body: bytes | None = None,
+             headers: dict[str, str] | None = None, timeout: float = 10.0) -> tuple[int, dict, str]:
+    """Send one request to the Engine.IO endpoint on a new connection; return status, headers and body text."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
+    try:
+        connection.request(method, f"{SOCKETIO_PATH}?{query}", body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read().decode("utf-8", "replace")
+    finally:
+        connection.close()
+
+
 def request(server: ServerProcess, method: str, query: str, body: bytes | None = None,
             timeout: float = 10.0) -> tuple[int, str]:
     """Send one request to the Engine.IO endpoint on a new connection; return status and body text."""
-    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
-    try:
-        connection.request(method, f"{SOCKETIO_PATH}?{query}", body=body)
-        response = connection.getresponse()
-        return response.status, response.read().decode("utf-8", "replace")
-    finally:
-        connection.close()
+    status, _, text = exchange(server, method, query, body, timeout=timeout)
+    return status, text
 
 
 class RawPolling:
@@ -45,13 +52,7 @@ class RawPolling:
             query = "EIO=4&transport=polling" + (f"&sid={self.sid}" if hasattr(self, "sid") else "")
         all_headers = {"Origin": self.origin} if self.origin else {}
         all_headers.update(headers or {})
-        connection = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=timeout)
-        try:
-            connection.request(method, f"{SOCKETIO_PATH}?{query}", body=body, headers=all_headers)
-            response = connection.getresponse()
-            return response.status, dict(response.getheaders()), response.read().decode("utf-8", "replace")
-        finally:
-            connection.close()
+        return exchange(self.server, method, query, body, all_headers, timeout)
 
     def get(self, timeout: float = 10.0) -> tuple[int, str]:
         """GET what waits for the client: status and body."""
